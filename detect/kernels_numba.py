@@ -1,0 +1,438 @@
+"""The per-sample kernel of the detector, compiled by numba.
+
+Shaped like scipy's ``_sosfilt``: no validation, no allocation, no Python objects in the
+loop.  Everything the kernel remembers between calls lives in three explicit arrays
+(``params`` read-only, ``fstate`` float64 and ``istate`` int64) plus the noise ring, so a
+stream cut into any chunks gives the same result as one call, bit for bit.
+
+The kernel writes three kinds of rows into caller-owned output buffers and returns as
+soon as any buffer could overflow, telling the caller how far it got:
+
+* event rows (``E_*`` columns): one per candidate movement, with the orientation before
+  and after it, emitted once the orientation after has settled;
+* epoch rows (``EP_*`` columns): per-axis statistics of each ``epoch_s`` window aligned
+  to Unix time, for calibration, non-wear and the sleep window;
+* gap rows: (last sample before, first sample after) for every step longer than the
+  contiguity limit.
+
+Units: times in seconds (Unix, UTC), accelerations in g, jerk in g/s.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._numba import jit
+
+from .layout import *  # noqa: F401,F403  (slot and column indices)
+
+
+@jit
+def _reset_filters(fs, ist, p, x, y, z):
+    """Start the filters at the steady state of a constant input (x, y, z).
+
+    The high-pass then outputs exactly 0 on this sample (no start-up transient: a gap
+    must not look like a jerk), the gravity estimate starts at the sample itself.
+    """
+    b0 = p[P_B0]
+    b1 = p[P_B1]
+    fs[S_Z1X] = -b0 * x
+    fs[S_Z2X] = -(b0 + b1) * x
+    fs[S_Z1Y] = -b0 * y
+    fs[S_Z2Y] = -(b0 + b1) * y
+    fs[S_Z1Z] = -b0 * z
+    fs[S_Z2Z] = -(b0 + b1) * z
+    fs[S_GX] = x
+    fs[S_GY] = y
+    fs[S_GZ] = z
+    fs[S_XPREV] = x
+    fs[S_YPREV] = y
+    fs[S_ZPREV] = z
+    fs[S_BSUM] = 0.0
+    ist[I_BCOUNT] = 0
+
+
+@jit
+def _push_noise_block(fs, ist, p, ring, srt, value):
+    """Add one block mean square to the noise window and refresh both thresholds.
+
+    ``ring`` keeps arrival order, ``srt`` the same values sorted, so the quantile is one
+    lookup and the update costs O(window) once per block (not per sample).
+    """
+    cap = ring.shape[0]
+    fill = ist[I_RFILL]
+    pos = ist[I_RPOS]
+    if fill == cap:
+        old = ring[pos]
+        # remove one copy of old from srt (binary search, then shift left)
+        lo = 0
+        hi = fill
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if srt[mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        for k in range(lo, fill - 1):
+            srt[k] = srt[k + 1]
+        fill -= 1
+    # insert value (after equal values: stable, deterministic)
+    lo = 0
+    hi = fill
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if srt[mid] <= value:
+            lo = mid + 1
+        else:
+            hi = mid
+    for k in range(fill, lo, -1):
+        srt[k] = srt[k - 1]
+    srt[lo] = value
+    fill += 1
+    ring[pos] = value
+    pos += 1
+    if pos == cap:
+        pos = 0
+    ist[I_RFILL] = fill
+    ist[I_RPOS] = pos
+    ms = srt[int(math.floor(p[P_Q] * (fill - 1)))]
+    fs[S_NOISE_MS] = ms
+    fs[S_THRON2] = max(p[P_KON2] * ms, p[P_MINON2])
+    fs[S_THROFF2] = max(p[P_KOFF2] * ms, p[P_MINOFF2])
+
+
+@jit
+def _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, extra_flags):
+    """Complete the pending event with the orientation after and write it out."""
+    row = ev_out[n_ev]
+    for k in range(N_EVENT_COLS):
+        row[k] = fs[S_PEND + k]
+    row[E_GAX] = gx
+    row[E_GAY] = gy
+    row[E_GAZ] = gz
+    row[E_FLAGS] = float(int(fs[S_PEND + E_FLAGS]) | extra_flags)
+    ist[I_PEND] = 0
+    return n_ev + 1
+
+
+@jit
+def _close_event(fs, ist, flags):
+    """Move the open event into the pending slot; it waits there for its orientation after."""
+    b = S_PEND
+    fs[b + E_ONSET_T] = fs[S_EV_ON_T]
+    fs[b + E_END_T] = fs[S_EV_LAST_T]
+    fs[b + E_PEAK_G] = math.sqrt(fs[S_EV_PEAK_M2])
+    fs[b + E_PEAK_T] = fs[S_EV_PEAK_T]
+    fs[b + E_PEAK_JERK] = math.sqrt(fs[S_EV_PEAK_J2])
+    w = fs[S_EV_W]
+    mean = fs[S_EV_WT] / w
+    var = fs[S_EV_WTT] / w - mean * mean
+    if var < 0.0:
+        var = 0.0
+    fs[b + E_EFF_DUR] = 2.0 * math.sqrt(var)
+    fs[b + E_NABOVE] = ist[I_NABOVE]
+    fs[b + E_OSC] = max(ist[I_ZCX], max(ist[I_ZCY], ist[I_ZCZ]))
+    fs[b + E_GBX] = fs[S_EV_GBX]
+    fs[b + E_GBY] = fs[S_EV_GBY]
+    fs[b + E_GBZ] = fs[S_EV_GBZ]
+    fs[b + E_GAX] = 0.0
+    fs[b + E_GAY] = 0.0
+    fs[b + E_GAZ] = 0.0
+    fs[b + E_THR_G] = fs[S_EV_THR]
+    fs[b + E_NOISE_G] = fs[S_EV_NOISE]
+    fs[b + E_FLAGS] = ist[I_EVFLAGS] | flags
+    fs[b + E_ONSET_IDX] = ist[I_ONSET_IDX]
+    ist[I_INEV] = 0
+    ist[I_PEND] = 1
+
+
+@jit
+def _emit_epoch(fs, ist, ep_out, n_ep):
+    n = ist[I_EP_N]
+    if n == 0:
+        return n_ep
+    row = ep_out[n_ep]
+    row[EP_IDX] = ist[I_EP_IDX]
+    row[EP_N] = n
+    # sums are of deviations from the epoch's first sample: no cancellation near 1 g
+    for a in range(3):
+        m = fs[S_EP_SX + a] / n
+        row[EP_MX + a] = fs[S_EP_REFX + a] + m
+        v = fs[S_EP_SXX + a] / n - m * m
+        row[EP_SDX + a] = math.sqrt(v) if v > 0.0 else 0.0
+    row[EP_MINX] = fs[S_EP_MINX]
+    row[EP_MAXX] = fs[S_EP_MAXX]
+    row[EP_MINY] = fs[S_EP_MINY]
+    row[EP_MAXY] = fs[S_EP_MAXY]
+    row[EP_MINZ] = fs[S_EP_MINZ]
+    row[EP_MAXZ] = fs[S_EP_MAXZ]
+    row[EP_MS] = fs[S_EP_SM2] / n
+    row[EP_T0] = fs[S_EP_T0]
+    row[EP_T1] = fs[S_EP_T1]
+    ist[I_EP_N] = 0
+    return n_ep + 1
+
+
+@jit
+def _start_epoch(fs, ist, idx, t, x, y, z):
+    ist[I_EP_IDX] = idx
+    ist[I_EP_N] = 0
+    fs[S_EP_REFX] = x
+    fs[S_EP_REFY] = y
+    fs[S_EP_REFZ] = z
+    for k in range(S_EP_SX, S_EP_SZZ + 1):
+        fs[k] = 0.0
+    fs[S_EP_MINX] = x
+    fs[S_EP_MAXX] = x
+    fs[S_EP_MINY] = y
+    fs[S_EP_MAXY] = y
+    fs[S_EP_MINZ] = z
+    fs[S_EP_MAXZ] = z
+    fs[S_EP_SM2] = 0.0
+    fs[S_EP_T0] = t
+
+
+@jit
+def _axis_crossing(h, c, sign):
+    """Hysteresis sign of one axis: returns (new sign, 1 if a half-cycle completed)."""
+    if h > c:
+        if sign < 0:
+            return 1, 1
+        return 1, 0
+    if h < -c:
+        if sign > 0:
+            return -1, 1
+        return -1, 0
+    return sign, 0
+
+
+@jit
+def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep, gap_out, n_gap):
+    """Run samples ``start..`` of one chunk through the detector.
+
+    Parameters
+    ----------
+    t, x, y, z : float64 arrays, shape (n,)
+        Unix time (s, strictly increasing across calls) and acceleration (g).
+    start : int
+        First sample of this call (the caller resumes after draining buffers).
+    p, fs, ist, ring, srt : the parameter vector and the explicit state.
+    ev_out, ep_out, gap_out : float64 arrays (capacity, N_EVENT_COLS / N_EPOCH_COLS / 2)
+    n_ev, n_ep, n_gap : rows already used in each buffer.
+
+    Returns
+    -------
+    (next_sample, n_ev, n_ep, n_gap)
+        ``next_sample == n`` when the chunk is done; otherwise a buffer is nearly full and
+        the caller must drain it and call again from ``next_sample``.
+    """
+    n = t.shape[0]
+    cap_ev = ev_out.shape[0]
+    cap_ep = ep_out.shape[0]
+    cap_gap = gap_out.shape[0]
+    fsamp = p[P_FS]
+    b0 = p[P_B0]
+    b1 = p[P_B1]
+    b2 = p[P_B2]
+    a1 = p[P_A1]
+    a2 = p[P_A2]
+    galpha = p[P_GALPHA]
+    maxdt = p[P_MAXDT]
+    nblock = int(p[P_NBLOCK])
+    merge = p[P_MERGE]
+    maxev = p[P_MAXEV]
+    settle = p[P_SETTLE]
+    epoch_s = p[P_EPOCH]
+    clip = p[P_CLIP]
+    fs2 = fsamp * fsamp
+    i = start
+    while i < n:
+        # at most 2 event rows, 1 epoch row and 1 gap row per sample
+        if n_ev + 2 > cap_ev or n_ep + 1 > cap_ep or n_gap + 1 > cap_gap:
+            return i, n_ev, n_ep, n_gap
+        ti = t[i]
+        xi = x[i]
+        yi = y[i]
+        zi = z[i]
+        if ist[I_STARTED] == 0:
+            ist[I_STARTED] = 1
+            _reset_filters(fs, ist, p, xi, yi, zi)
+            _start_epoch(fs, ist, int(math.floor(ti / epoch_s)), ti, xi, yi, zi)
+            fs[S_NOISE_MS] = p[P_NOISE0]
+            fs[S_THRON2] = max(p[P_KON2] * p[P_NOISE0], p[P_MINON2])
+            fs[S_THROFF2] = max(p[P_KOFF2] * p[P_NOISE0], p[P_MINOFF2])
+        elif ti - fs[S_TPREV] > maxdt:
+            # a gap: cut what is open with the orientation known before it, restart filters
+            gx = fs[S_GX]
+            gy = fs[S_GY]
+            gz = fs[S_GZ]
+            if ist[I_PEND] == 1:
+                n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, F_CUT_BY_GAP)
+            if ist[I_INEV] == 1:
+                _close_event(fs, ist, F_CUT_BY_GAP)
+                n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
+            gap_out[n_gap, 0] = fs[S_TPREV]
+            gap_out[n_gap, 1] = ti
+            n_gap += 1
+            _reset_filters(fs, ist, p, xi, yi, zi)
+
+        # ---- epoch bookkeeping (epochs are aligned to Unix time, not to the stream)
+        eidx = int(math.floor(ti / epoch_s))
+        if eidx != ist[I_EP_IDX]:
+            n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
+            _start_epoch(fs, ist, eidx, ti, xi, yi, zi)
+
+        # ---- gravity-free signal: biquad high-pass per axis (transposed direct form II)
+        hx = b0 * xi + fs[S_Z1X]
+        fs[S_Z1X] = b1 * xi - a1 * hx + fs[S_Z2X]
+        fs[S_Z2X] = b2 * xi - a2 * hx
+        hy = b0 * yi + fs[S_Z1Y]
+        fs[S_Z1Y] = b1 * yi - a1 * hy + fs[S_Z2Y]
+        fs[S_Z2Y] = b2 * yi - a2 * hy
+        hz = b0 * zi + fs[S_Z1Z]
+        fs[S_Z1Z] = b1 * zi - a1 * hz + fs[S_Z2Z]
+        fs[S_Z2Z] = b2 * zi - a2 * hz
+        m2 = hx * hx + hy * hy + hz * hz
+
+        # ---- orientation: gravity before this sample is what an onset here compares with
+        gbx = fs[S_GX]
+        gby = fs[S_GY]
+        gbz = fs[S_GZ]
+        fs[S_GX] = gbx + galpha * (xi - gbx)
+        fs[S_GY] = gby + galpha * (yi - gby)
+        fs[S_GZ] = gbz + galpha * (zi - gbz)
+
+        # ---- epoch accumulators
+        dx = xi - fs[S_EP_REFX]
+        dy = yi - fs[S_EP_REFY]
+        dz = zi - fs[S_EP_REFZ]
+        fs[S_EP_SX] += dx
+        fs[S_EP_SY] += dy
+        fs[S_EP_SZ] += dz
+        fs[S_EP_SXX] += dx * dx
+        fs[S_EP_SYY] += dy * dy
+        fs[S_EP_SZZ] += dz * dz
+        if xi < fs[S_EP_MINX]:
+            fs[S_EP_MINX] = xi
+        if xi > fs[S_EP_MAXX]:
+            fs[S_EP_MAXX] = xi
+        if yi < fs[S_EP_MINY]:
+            fs[S_EP_MINY] = yi
+        if yi > fs[S_EP_MAXY]:
+            fs[S_EP_MAXY] = yi
+        if zi < fs[S_EP_MINZ]:
+            fs[S_EP_MINZ] = zi
+        if zi > fs[S_EP_MAXZ]:
+            fs[S_EP_MAXZ] = zi
+        fs[S_EP_SM2] += m2
+        fs[S_EP_T1] = ti
+        ist[I_EP_N] += 1
+        if clip > 0.0:
+            if abs(xi) >= clip or abs(yi) >= clip or abs(zi) >= clip:
+                ist[I_CLIPPED] += 1
+
+        # ---- adaptive noise floor, refreshed once per block
+        fs[S_BSUM] += m2
+        ist[I_BCOUNT] += 1
+        if ist[I_BCOUNT] == nblock:
+            _push_noise_block(fs, ist, p, ring, srt, fs[S_BSUM] / nblock)
+            fs[S_BSUM] = 0.0
+            ist[I_BCOUNT] = 0
+
+        # ---- the pending event gets its orientation after once the signal settled
+        if ist[I_PEND] == 1 and ti >= fs[S_PEND + E_END_T] + settle:
+            n_ev = _emit_pending(fs, ist, ev_out, n_ev, fs[S_GX], fs[S_GY], fs[S_GZ], 0)
+
+        # ---- event state machine with hysteresis
+        if ist[I_INEV] == 0:
+            if m2 >= fs[S_THRON2]:
+                if ist[I_PEND] == 1:
+                    # the next movement began before the last one settled
+                    n_ev = _emit_pending(fs, ist, ev_out, n_ev, gbx, gby, gbz, F_UNSETTLED)
+                ist[I_INEV] = 1
+                ist[I_ONSET_IDX] = ist[I_NSEEN]
+                ist[I_NABOVE] = 1
+                ist[I_EVFLAGS] = 0
+                fs[S_EV_ON_T] = ti
+                fs[S_EV_LAST_T] = ti
+                fs[S_EV_PEAK_M2] = m2
+                fs[S_EV_PEAK_T] = ti
+                ddx = xi - fs[S_XPREV]
+                ddy = yi - fs[S_YPREV]
+                ddz = zi - fs[S_ZPREV]
+                fs[S_EV_PEAK_J2] = (ddx * ddx + ddy * ddy + ddz * ddz) * fs2
+                fs[S_EV_W] = m2
+                fs[S_EV_WT] = 0.0
+                fs[S_EV_WTT] = 0.0
+                fs[S_EV_GBX] = gbx
+                fs[S_EV_GBY] = gby
+                fs[S_EV_GBZ] = gbz
+                fs[S_EV_THR] = math.sqrt(fs[S_THRON2])
+                fs[S_EV_NOISE] = math.sqrt(fs[S_NOISE_MS])
+                c = 0.5 * math.sqrt(fs[S_THROFF2])
+                ist[I_ZCX] = 0
+                ist[I_ZCY] = 0
+                ist[I_ZCZ] = 0
+                ist[I_SGX] = 1 if hx > c else (-1 if hx < -c else 0)
+                ist[I_SGY] = 1 if hy > c else (-1 if hy < -c else 0)
+                ist[I_SGZ] = 1 if hz > c else (-1 if hz < -c else 0)
+        else:
+            ddx = xi - fs[S_XPREV]
+            ddy = yi - fs[S_YPREV]
+            ddz = zi - fs[S_ZPREV]
+            j2 = (ddx * ddx + ddy * ddy + ddz * ddz) * fs2
+            if j2 > fs[S_EV_PEAK_J2]:
+                fs[S_EV_PEAK_J2] = j2
+            c = 0.5 * math.sqrt(fs[S_THROFF2])
+            sg, k = _axis_crossing(hx, c, ist[I_SGX])
+            ist[I_SGX] = sg
+            ist[I_ZCX] += k
+            sg, k = _axis_crossing(hy, c, ist[I_SGY])
+            ist[I_SGY] = sg
+            ist[I_ZCY] += k
+            sg, k = _axis_crossing(hz, c, ist[I_SGZ])
+            ist[I_SGZ] = sg
+            ist[I_ZCZ] += k
+            if m2 >= fs[S_THROFF2]:
+                fs[S_EV_LAST_T] = ti
+                ist[I_NABOVE] += 1
+                tau = ti - fs[S_EV_ON_T]
+                fs[S_EV_W] += m2
+                fs[S_EV_WT] += m2 * tau
+                fs[S_EV_WTT] += m2 * tau * tau
+                if m2 > fs[S_EV_PEAK_M2]:
+                    fs[S_EV_PEAK_M2] = m2
+                    fs[S_EV_PEAK_T] = ti
+            if ti - fs[S_EV_LAST_T] > merge:
+                _close_event(fs, ist, 0)
+            elif ti - fs[S_EV_ON_T] >= maxev:
+                _close_event(fs, ist, F_CUT_BY_MAXDUR)
+
+        fs[S_TPREV] = ti
+        fs[S_XPREV] = xi
+        fs[S_YPREV] = yi
+        fs[S_ZPREV] = zi
+        ist[I_NSEEN] += 1
+        i += 1
+    return n, n_ev, n_ep, n_gap
+
+
+@jit
+def flush(fs, ist, ev_out, n_ev, ep_out, n_ep):
+    """End of data: close what is open with the last orientation and emit the last epoch.
+
+    Needs room for 2 event rows and 1 epoch row.  Returns (n_ev, n_ep).
+    """
+    if ist[I_STARTED] == 0:
+        return n_ev, n_ep
+    gx = fs[S_GX]
+    gy = fs[S_GY]
+    gz = fs[S_GZ]
+    if ist[I_PEND] == 1:
+        n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, F_CUT_BY_END)
+    if ist[I_INEV] == 1:
+        _close_event(fs, ist, F_CUT_BY_END)
+        n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
+    n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
+    return n_ev, n_ep

@@ -1,0 +1,280 @@
+"""The streaming detector: one code path for a live night and for a file.
+
+``Detector.feed(chunk)`` pushes samples through the numba kernel and returns the events
+that can no longer change; ``Detector.finish()`` closes the night and returns a
+:class:`~detect.night.NightResult`.  ``analyze`` on a file is ``feed`` in fixed-size chunks
+followed by ``finish``: the same code the recorder runs live, so results are identical
+whatever the chunking (a property test feeds random splits down to single samples).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from .classify import apply_context, base_kind, confidence, flag_text, orientation_change_deg, span_s
+from . import layout as L
+from .config import DetectorConfig
+from .errors import InputError, StateError
+
+log = logging.getLogger(__name__)
+
+#: Output buffer sizes (rows).  The kernel returns early when one is nearly full, so these
+#: bound memory, not the chunk size.
+EVENT_BUFFER_ROWS = 1024
+EPOCH_BUFFER_ROWS = 4096
+GAP_BUFFER_ROWS = 256
+
+
+def _kernels():
+    """Import the numba kernels on first use (never at package import)."""
+    from . import kernels_numba
+
+    return kernels_numba
+
+
+def kernel_params(cfg: DetectorConfig) -> np.ndarray:
+    """The read-only parameter vector of the kernel, shape (N_PARAMS,)."""
+    K = _kernels()
+    p = np.zeros(K.N_PARAMS)
+    fs = cfg.sample_rate_hz
+    sos = signal.butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")[0]
+    p[K.P_FS] = fs
+    p[K.P_B0], p[K.P_B1], p[K.P_B2] = sos[0], sos[1], sos[2]
+    p[K.P_A1], p[K.P_A2] = sos[4], sos[5]
+    p[K.P_GALPHA] = 1.0 - math.exp(-2.0 * math.pi * cfg.gravity_lowpass_hz / fs)
+    p[K.P_MAXDT] = cfg.max_contiguous_dt_s
+    p[K.P_NBLOCK] = max(1, int(round(cfg.noise_block_s * fs)))
+    p[K.P_Q] = cfg.noise_quantile
+    p[K.P_NOISE0] = cfg.noise_initial_g ** 2
+    p[K.P_KON2] = cfg.k_on ** 2
+    p[K.P_KOFF2] = cfg.k_off ** 2
+    p[K.P_MINON2] = cfg.min_threshold_g ** 2
+    p[K.P_MINOFF2] = (cfg.min_threshold_g * cfg.k_off / cfg.k_on) ** 2
+    p[K.P_MERGE] = cfg.merge_gap_s
+    p[K.P_MAXEV] = cfg.max_event_s
+    p[K.P_SETTLE] = cfg.settle_s
+    p[K.P_EPOCH] = cfg.epoch_s
+    p[K.P_CLIP] = cfg.clip_g
+    return p
+
+
+@dataclass(frozen=True)
+class Event:
+    """One classified movement.  Times are Unix seconds (UTC), accelerations in g."""
+
+    onset_t: float
+    end_t: float
+    kind: str
+    duration_s: float
+    peak_accel_g: float
+    peak_jerk_g_per_s: float
+    peak_t: float
+    effective_duration_s: float
+    orientation_change_deg: float
+    oscillation_half_cycles: int
+    threshold_g: float
+    noise_floor_g: float
+    confidence: float
+    flags: str
+    onset_index: int
+
+
+class Detector:
+    """Streaming jerk detector.
+
+    Parameters
+    ----------
+    config : DetectorConfig
+        Must carry the nominal sample rate of the device.
+
+    Use ``feed(t, ax, ay, az)`` any number of times with strictly increasing timestamps
+    (Unix s, UTC) and accelerations in g, then ``finish()`` once.
+    """
+
+    def __init__(self, config: DetectorConfig):
+        K = _kernels()
+        self.config = config
+        self._K = K
+        self._p = kernel_params(config)
+        self._fs = np.zeros(K.N_FSTATE)
+        self._is = np.zeros(K.N_ISTATE, dtype=np.int64)
+        self._ring = np.zeros(config.noise_window_blocks)
+        self._srt = np.zeros(config.noise_window_blocks)
+        self._ev_buf = np.zeros((EVENT_BUFFER_ROWS, K.N_EVENT_COLS))
+        self._ep_buf = np.zeros((EPOCH_BUFFER_ROWS, K.N_EPOCH_COLS))
+        self._gap_buf = np.zeros((GAP_BUFFER_ROWS, 2))
+        self._epochs: list[np.ndarray] = []
+        self._gaps: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []      # kernel candidates, in onset order
+        self._kinds: list[str | None] = []     # their base kinds
+        self._n_final = 0                      # candidates already turned into events
+        self._events: list[Event] = []
+        self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._n_samples = 0
+        self._finished = False
+
+    # ------------------------------------------------------------------ feeding
+    def feed(self, t, ax, ay, az) -> list[Event]:
+        """Process one chunk; return the events that became final with it.
+
+        t : array (n,) of Unix seconds, strictly increasing and after the previous chunk.
+        ax, ay, az : arrays (n,) of acceleration in g, finite.
+        """
+        if self._finished:
+            raise StateError("feed() after finish(): create a new Detector for a new night")
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        x = np.ascontiguousarray(ax, dtype=np.float64)
+        y = np.ascontiguousarray(ay, dtype=np.float64)
+        z = np.ascontiguousarray(az, dtype=np.float64)
+        n = t.shape[0]
+        if t.ndim != 1 or not (x.shape == y.shape == z.shape == (n,)):
+            raise InputError(
+                f"feed() needs four 1-D arrays of equal length; got shapes "
+                f"{t.shape}, {x.shape}, {y.shape}, {z.shape}"
+            )
+        if n == 0:
+            return []
+        self._check_chunk(t, x, y, z)
+        if self._first_t is None:
+            self._first_t = float(t[0])
+        K = self._K
+        i = 0
+        while i < n:
+            i, n_ev, n_ep, n_gap = K.process(
+                t, x, y, z, i, self._p, self._fs, self._is, self._ring, self._srt,
+                self._ev_buf, 0, self._ep_buf, 0, self._gap_buf, 0,
+            )
+            self._drain(n_ev, n_ep, n_gap)
+        self._last_t = float(t[-1])
+        self._n_samples += n
+        return self._finalize(end_of_data=False)
+
+    def _check_chunk(self, t, x, y, z) -> None:
+        if not np.all(np.isfinite(t)):
+            raise InputError("timestamps contain NaN or infinity; drop those rows")
+        for name, a in (("ax", x), ("ay", y), ("az", z)):
+            if not np.all(np.isfinite(a)):
+                bad = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise InputError(
+                    f"{name} is NaN or infinite at t={t[bad]:.6f}; drop those rows "
+                    f"(a gap is better than an invented value)"
+                )
+        d = np.diff(t)
+        if d.size and d.min() <= 0:
+            k = int(np.argmin(d))
+            raise InputError(
+                f"timestamps must strictly increase: t[{k + 1}]={t[k + 1]:.6f} follows "
+                f"t[{k}]={t[k]:.6f}; sort the samples and drop duplicates"
+            )
+        if self._last_t is not None and t[0] <= self._last_t:
+            raise InputError(
+                f"chunk starts at {t[0]:.6f}, not after the previous chunk's last sample "
+                f"{self._last_t:.6f}"
+            )
+
+    def _drain(self, n_ev: int, n_ep: int, n_gap: int) -> None:
+        if n_ep:
+            self._epochs.append(self._ep_buf[:n_ep].copy())
+        if n_gap:
+            self._gaps.append(self._gap_buf[:n_gap].copy())
+        for r in range(n_ev):
+            row = self._ev_buf[r].copy()
+            self._rows.append(row)
+            self._kinds.append(base_kind(row, self.config))
+
+    # ------------------------------------------------------------------ events
+    def _open_onset(self) -> float:
+        """Onset of a candidate the kernel still holds (open or pending); inf if none."""
+        K = self._K
+        if self._is[K.I_INEV]:
+            return float(self._fs[K.S_EV_ON_T])
+        if self._is[K.I_PEND]:
+            return float(self._fs[K.S_PEND + K.E_ONSET_T])
+        return math.inf
+
+    def _finalize(self, end_of_data: bool) -> list[Event]:
+        """Classify every candidate whose context can no longer change."""
+        K = self._K
+        cfg = self.config
+        held = self._open_onset()
+        out = []
+        while self._n_final < len(self._rows):
+            k = self._n_final
+            row = self._rows[k]
+            horizon = row[K.E_END_T] + cfg.context_s
+            if not end_of_data and (self._last_t < horizon or held <= horizon):
+                break
+            self._n_final += 1
+            if self._kinds[k] is None:
+                continue
+            kind = apply_context(self._kinds, self._rows, k, cfg)
+            out.append(self._to_event(row, kind))
+        self._events.extend(out)
+        return out
+
+    def _to_event(self, row: np.ndarray, kind: str) -> Event:
+        K = self._K
+        return Event(
+            onset_t=float(row[K.E_ONSET_T]),
+            end_t=float(row[K.E_END_T]),
+            kind=kind,
+            duration_s=span_s(row, self.config),
+            peak_accel_g=float(row[K.E_PEAK_G]),
+            peak_jerk_g_per_s=float(row[K.E_PEAK_JERK]),
+            peak_t=float(row[K.E_PEAK_T]),
+            effective_duration_s=float(row[K.E_EFF_DUR]),
+            orientation_change_deg=orientation_change_deg(row),
+            oscillation_half_cycles=int(row[K.E_OSC]),
+            threshold_g=float(row[K.E_THR_G]),
+            noise_floor_g=float(row[K.E_NOISE_G]),
+            confidence=confidence(row, kind),
+            flags=flag_text(int(row[K.E_FLAGS])),
+            onset_index=int(row[K.E_ONSET_IDX]),
+        )
+
+    # ------------------------------------------------------------------ live status
+    @property
+    def events_so_far(self) -> list[Event]:
+        return list(self._events)
+
+    @property
+    def noise_floor_g(self) -> float:
+        return math.sqrt(float(self._fs[self._K.S_NOISE_MS]))
+
+    # ------------------------------------------------------------------ end of night
+    def finish(self, *, timezone: str = "UTC", clipped_samples: int | None = None):
+        """Close the night; return a :class:`detect.night.NightResult`.
+
+        timezone : IANA name used for the local clock hours of the summary.
+        """
+        if self._finished:
+            raise StateError("finish() called twice")
+        if self._first_t is None:
+            raise InputError("no samples were fed: nothing to analyse")
+        K = self._K
+        n_ev, n_ep = K.flush(self._fs, self._is, self._ev_buf, 0, self._ep_buf, 0)
+        self._drain(n_ev, n_ep, 0)
+        self._finalize(end_of_data=True)
+        self._finished = True
+        from .night import build_result
+
+        epochs = np.concatenate(self._epochs) if self._epochs else np.zeros((0, K.N_EPOCH_COLS))
+        gaps = np.concatenate(self._gaps) if self._gaps else np.zeros((0, 2))
+        if clipped_samples is None:
+            clipped_samples = int(self._is[K.I_CLIPPED])
+        return build_result(
+            config=self.config,
+            events=self._events,
+            epochs=epochs,
+            gaps=gaps,
+            first_t=self._first_t,
+            last_t=self._last_t,
+            n_samples=self._n_samples,
+            timezone=timezone,
+            clipped_samples=clipped_samples,
+        )
