@@ -1,0 +1,72 @@
+"""Read recordings into arrays: (t (n,) Unix s UTC, acc (n, 3) g).
+
+Only the canonical CSV for now (``time_s,ax_g,ay_g,az_g[,gx_dps,gy_dps,gz_dps]``, plain or
+gzip).  Night files and device formats plug in here by extension.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputFileError
+
+CANONICAL_COLUMNS = ["time_s", "ax_g", "ay_g", "az_g"]
+GYRO_COLUMNS = ["gx_dps", "gy_dps", "gz_dps"]
+G = 9.80665
+
+
+@dataclass(frozen=True)
+class Recording:
+    t: np.ndarray          # (n,) float64 Unix seconds, UTC
+    acc: np.ndarray        # (n, 3) float64 g
+    source: str            # file name, for messages (never written to exports)
+
+
+def read_canonical_csv(path: Path, *, units: str = "g") -> Recording:
+    """Read a canonical CSV.  ``units='m/s2'`` converts accelerations from m/s^2."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder; give a recording file")
+    try:
+        header = pd.read_csv(path, nrows=0).columns.str.strip().tolist()
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise InputFileError(f"{path}: cannot read it as CSV ({type(exc).__name__}); "
+                             f"expected columns {','.join(CANONICAL_COLUMNS)}") from None
+    missing = [c for c in CANONICAL_COLUMNS if c not in header]
+    if missing:
+        hint = ""
+        if any("ms2" in c or "m/s" in c for c in header):
+            hint = " (m/s^2 columns? convert to g and name them ax_g,ay_g,az_g)"
+        raise InputFileError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}; "
+            f"expected {','.join(CANONICAL_COLUMNS)}{hint}"
+        )
+    try:
+        df = pd.read_csv(path, usecols=CANONICAL_COLUMNS, dtype="float64", engine="c")
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputFileError(f"{path}: a value is not a number ({str(exc).splitlines()[0]}); "
+                             f"every cell must be numeric") from None
+    t = df["time_s"].to_numpy()
+    acc = df[CANONICAL_COLUMNS[1:]].to_numpy()
+    if units in ("m/s2", "ms2"):
+        acc = acc / G
+    elif units != "g":
+        raise InputFileError(f"unknown units {units!r}; use g or m/s2")
+    return Recording(t=np.ascontiguousarray(t), acc=np.ascontiguousarray(acc), source=path.name)
+
+
+def read_recording(path: Path, *, units: str = "g") -> Recording:
+    """Read any supported input by its extension."""
+    name = Path(path).name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return read_canonical_csv(path, units=units)
+    raise InputFileError(
+        f"{path}: unknown format; supported: canonical CSV (.csv, .csv.gz) with columns "
+        f"{','.join(CANONICAL_COLUMNS)}"
+    )
