@@ -59,9 +59,12 @@ def base_kind(row: np.ndarray, cfg: DetectorConfig) -> str | None:
     span = span_s(row, cfg)
     if span < cfg.min_event_s:
         return None
-    if orientation_change_deg(row) >= cfg.posture_change_deg:
+    turn = orientation_change_deg(row)
+    if turn >= cfg.posture_change_deg:
         return POSTURE
-    if span <= cfg.jerk_max_span_s and row[K.E_EFF_DUR] <= cfg.jerk_max_effective_s:
+    if (span <= cfg.jerk_max_span_s and row[K.E_EFF_DUR] <= cfg.jerk_max_effective_s
+            and turn < cfg.jerk_max_turn_deg and row[K.E_PRE_DEV] < cfg.jerk_max_turn_deg
+            and row[K.E_PEAK_G] >= cfg.jerk_min_snr * row[K.E_NOISE_G]):
         return JERK
     osc_hz = row[K.E_OSC] / (2.0 * span)
     if span >= cfg.osc_min_s and osc_hz >= cfg.osc_min_hz:

@@ -78,6 +78,16 @@ class DetectorConfig:
     jerk_max_span_s: float = 1.0
     #: Orientation change that makes a posture change (degrees).
     posture_change_deg: float = 12.0
+    #: A jerk leaves the posture unchanged: the orientation after it, and the orientation
+    #: over the ``pre_onset_s`` before it, stay within this of the orientation at onset
+    #: (degrees).  Pieces of a slow turn fail this test even when each piece is brief.
+    jerk_max_turn_deg: float = 4.0
+    pre_onset_s: float = 2.0
+    snapshot_s: float = 0.1
+    #: A jerk's peak stands at least this many times above the noise floor RMS; nearer the
+    #: threshold, the brief bursts of slow movements look alike (assumption, tuned on
+    #: simulated nights of several sensors).
+    jerk_min_snr: float = 7.0
     #: Limb movement span (s), AASM/WASM 2016: 0.5-10 s.
     limb_min_s: float = 0.5
     limb_max_s: float = 10.0

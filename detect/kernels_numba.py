@@ -51,6 +51,45 @@ def _reset_filters(fs, ist, p, x, y, z):
     fs[S_ZPREV] = z
     fs[S_BSUM] = 0.0
     ist[I_BCOUNT] = 0
+    # orientation before a gap says nothing about the time after it
+    ist[I_SNAP_CNT] = 0
+    ist[I_SNAP_FILL] = 0
+    ist[I_SNAP_POS] = 0
+
+
+@jit
+def _snapshot_gravity(fs, ist, gx, gy, gz):
+    """Store the gravity estimate in the snapshot ring (the last few seconds of orientation)."""
+    cap = (fs.shape[0] - S_SNAP) // 3
+    pos = ist[I_SNAP_POS]
+    fs[S_SNAP + 3 * pos] = gx
+    fs[S_SNAP + 3 * pos + 1] = gy
+    fs[S_SNAP + 3 * pos + 2] = gz
+    pos += 1
+    if pos == cap:
+        pos = 0
+    ist[I_SNAP_POS] = pos
+    if ist[I_SNAP_FILL] < cap:
+        ist[I_SNAP_FILL] += 1
+
+
+@jit
+def _min_cos_to_snapshots(fs, ist, gx, gy, gz):
+    """Smallest cosine of the angle between (gx, gy, gz) and any stored snapshot (1 if none)."""
+    ng = math.sqrt(gx * gx + gy * gy + gz * gz)
+    best = 1.0
+    if ng == 0.0:
+        return best
+    for k in range(ist[I_SNAP_FILL]):
+        sx = fs[S_SNAP + 3 * k]
+        sy = fs[S_SNAP + 3 * k + 1]
+        sz = fs[S_SNAP + 3 * k + 2]
+        ns = math.sqrt(sx * sx + sy * sy + sz * sz)
+        if ns > 0.0:
+            c = (sx * gx + sy * gy + sz * gz) / (ns * ng)
+            if c < best:
+                best = c
+    return best
 
 
 @jit
@@ -143,6 +182,8 @@ def _close_event(fs, ist, flags):
     fs[b + E_NOISE_G] = fs[S_EV_NOISE]
     fs[b + E_FLAGS] = ist[I_EVFLAGS] | flags
     fs[b + E_ONSET_IDX] = ist[I_ONSET_IDX]
+    c = min(1.0, max(-1.0, fs[S_EV_PRECOS]))
+    fs[b + E_PRE_DEV] = math.degrees(math.acos(c))
     ist[I_INEV] = 0
     ist[I_PEND] = 1
 
@@ -245,6 +286,7 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
     settle = p[P_SETTLE]
     epoch_s = p[P_EPOCH]
     clip = p[P_CLIP]
+    snap_n = int(p[P_SNAP_N])
     fs2 = fsamp * fsamp
     i = start
     while i < n:
@@ -302,6 +344,11 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
         fs[S_GX] = gbx + galpha * (xi - gbx)
         fs[S_GY] = gby + galpha * (yi - gby)
         fs[S_GZ] = gbz + galpha * (zi - gbz)
+
+        ist[I_SNAP_CNT] += 1
+        if ist[I_SNAP_CNT] == snap_n:
+            _snapshot_gravity(fs, ist, fs[S_GX], fs[S_GY], fs[S_GZ])
+            ist[I_SNAP_CNT] = 0
 
         # ---- epoch accumulators
         dx = xi - fs[S_EP_REFX]
@@ -368,6 +415,7 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
                 fs[S_EV_GBX] = gbx
                 fs[S_EV_GBY] = gby
                 fs[S_EV_GBZ] = gbz
+                fs[S_EV_PRECOS] = _min_cos_to_snapshots(fs, ist, gbx, gby, gbz)
                 fs[S_EV_THR] = math.sqrt(fs[S_THRON2])
                 fs[S_EV_NOISE] = math.sqrt(fs[S_NOISE_MS])
                 c = 0.5 * math.sqrt(fs[S_THROFF2])

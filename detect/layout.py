@@ -26,7 +26,8 @@ P_MAXEV = 16      # maximum event length (s)
 P_SETTLE = 17     # settle time before reading orientation after (s)
 P_EPOCH = 18      # epoch length (s)
 P_CLIP = 19       # clipping level (g), 0 = unknown
-N_PARAMS = 20
+P_SNAP_N = 20     # samples between two snapshots of the gravity estimate
+N_PARAMS = 21
 
 # ---- float state --------------------------------------------------------------------
 S_TPREV, S_XPREV, S_YPREV, S_ZPREV = 0, 1, 2, 3
@@ -58,21 +59,30 @@ E_THR_G = 14      # on-threshold at onset (g)
 E_NOISE_G = 15    # noise floor RMS at onset (g)
 E_FLAGS = 16      # F_* bits
 E_ONSET_IDX = 17  # index of the onset sample in the whole stream
-N_EVENT_COLS = 18
+E_PRE_DEV = 18    # largest turn of the gravity estimate in the snapshots before onset (deg)
+N_EVENT_COLS = 19
 
 F_CUT_BY_GAP = 1
 F_CUT_BY_MAXDUR = 2
 F_CUT_BY_END = 4
 F_UNSETTLED = 8
 
-N_FSTATE = S_PEND + N_EVENT_COLS
+S_EV_PRECOS = S_PEND + N_EVENT_COLS   # min cos(angle) between onset gravity and snapshots
+S_SNAP = S_EV_PRECOS + 1              # snapshot ring: 3 values per snapshot follow
+N_FSTATE_BASE = S_SNAP
+
+
+def n_fstate(n_snapshots: int) -> int:
+    """Length of the float state for a snapshot ring of ``n_snapshots`` entries."""
+    return N_FSTATE_BASE + 3 * n_snapshots
 
 # ---- int state ----------------------------------------------------------------------
 I_STARTED, I_NSEEN, I_INEV, I_ONSET_IDX, I_NABOVE = 0, 1, 2, 3, 4
 I_ZCX, I_ZCY, I_ZCZ, I_SGX, I_SGY, I_SGZ = 5, 6, 7, 8, 9, 10
 I_EVFLAGS, I_PEND, I_BCOUNT, I_RFILL, I_RPOS = 11, 12, 13, 14, 15
 I_EP_IDX, I_EP_N, I_CLIPPED = 16, 17, 18
-N_ISTATE = 19
+I_SNAP_CNT, I_SNAP_FILL, I_SNAP_POS = 19, 20, 21
+N_ISTATE = 22
 
 # ---- epoch row columns --------------------------------------------------------------
 EP_IDX = 0        # floor(t / epoch_s)

@@ -4,6 +4,10 @@ Windows of ``nonwear_window_min`` (60 min) stepped by ``nonwear_step_min`` (15 m
 window is non-wear when at least 2 of the 3 axes have SD < 13 mg and range < 50 mg.  Each
 15-min step takes the verdict of the 60-min window centred on it.  Computed from the
 kernel's 5-s epoch statistics, so no raw samples are kept.
+
+Our addition: a window in which the detector found any movement event is worn.  A still
+sleeper can keep every axis within 13 mg SD for an hour (GGIR's known false non-wear
+in sleep); a band lying on a table makes no movement events at all.
 """
 from __future__ import annotations
 
@@ -13,8 +17,13 @@ from . import layout as K
 from .config import DetectorConfig
 
 
-def nonwear_epochs(epochs: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Boolean (m,) per epoch row: True where the band was judged not worn."""
+def nonwear_epochs(epochs: np.ndarray, cfg: DetectorConfig,
+                   event_onsets: np.ndarray | None = None) -> np.ndarray:
+    """Boolean (m,) per epoch row: True where the band was judged not worn.
+
+    event_onsets : Unix times of the night's movement events (any kind).
+    """
+    ev = np.sort(event_onsets) if event_onsets is not None else np.zeros(0)
     m = len(epochs)
     out = np.zeros(m, dtype=bool)
     if m == 0:
@@ -45,6 +54,7 @@ def nonwear_epochs(epochs: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
         sd = np.sqrt(np.maximum(var, 0.0))
         rng = maxs[lo:hi].max(axis=0) - mins[lo:hi].min(axis=0)
         quiet_axes = int(np.sum((sd < cfg.nonwear_sd_g) & (rng < cfg.nonwear_range_g)))
-        if quiet_axes >= 2:
+        moved = np.searchsorted(ev, w1) > np.searchsorted(ev, w0)
+        if quiet_axes >= 2 and not moved:
             out[block == b] = True
     return out

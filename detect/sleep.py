@@ -5,8 +5,12 @@
    median of the raw axes first; a 5-s epoch mean is our documented deviation);
 2. x = rolling (centred, 5 min) median of |diff(angle-z)|, 0 at the edges as zoo fills;
 3. threshold = 10th percentile of x times 15, clamped to [0.13, 0.50] degrees;
-4. no-movement where x < threshold; epochs without data or judged non-wear never count
-   as no-movement (GGIR's HASPT.ignore.invalid = TRUE);
+4. no-movement where x < threshold, computed over the angle as recorded whether or not
+   the epoch was judged non-wear (GGIR's default HASPT.ignore.invalid = FALSE; GGIR
+   would impute non-wear from other days, which one night does not have).  Still sleep
+   for an hour can meet the non-wear rule, so letting non-wear break the window would
+   cut real nights in two.  An epoch without data (a gap) takes the verdict of the
+   5-min window around it; a gap longer than the window is not no-movement;
 5. no-movement blocks longer than 30 min are sleep blocks; gaps shorter than 60 min
    between them are filled; the longest result is the sleep period.
 """
@@ -72,7 +76,7 @@ def hdcza(epoch_idx: np.ndarray, angle: np.ndarray, invalid: np.ndarray,
 
     epoch_idx : (m,) int, increasing epoch indices that have data.
     angle : (m,) angle-z (degrees) of those epochs.
-    invalid : (m,) bool, non-wear epochs.
+    invalid : (m,) bool, non-wear epochs (kept for the record; see step 4).
     """
     if epoch_idx.size == 0:
         return SleepWindow(None, None, None)
@@ -80,18 +84,20 @@ def hdcza(epoch_idx: np.ndarray, angle: np.ndarray, invalid: np.ndarray,
     first = int(epoch_idx[0])
     grid_n = int(epoch_idx[-1]) - first + 1
     a = np.full(grid_n, np.nan)
-    bad = np.ones(grid_n, dtype=bool)
     pos = epoch_idx.astype(np.int64) - first
     a[pos] = angle
-    bad[pos] = invalid
     width = int(round(cfg.hdcza_window_min * per_min))
     x = rolling_median_absdiff(a, width)
-    valid_x = x[np.isfinite(x) & ~bad]
+    has_data = np.zeros(grid_n, dtype=bool)
+    has_data[pos] = True
+    valid_x = x[np.isfinite(x) & has_data]
     if valid_x.size == 0:
         return SleepWindow(None, None, None)
     thr = float(np.percentile(valid_x, cfg.hdcza_percentile) * cfg.hdcza_multiplier)
     thr = min(max(thr, cfg.hdcza_threshold_min_deg), cfg.hdcza_threshold_max_deg)
-    nomov = np.isfinite(x) & (x < thr) & ~bad
+    # a short gap inside a still period takes the verdict of the 5-min window around it
+    # (x ignores missing epochs); only a gap as long as the whole window leaves x = NaN
+    nomov = np.isfinite(x) & (x < thr)
     s1, e1 = _runs(nomov)
     long_ = (e1 - s1) > per_min * cfg.hdcza_block_min
     if not np.any(long_):

@@ -59,7 +59,18 @@ def kernel_params(cfg: DetectorConfig) -> np.ndarray:
     p[K.P_SETTLE] = cfg.settle_s
     p[K.P_EPOCH] = cfg.epoch_s
     p[K.P_CLIP] = cfg.clip_g
+    p[K.P_SNAP_N] = snapshot_samples(cfg)
     return p
+
+
+def snapshot_samples(cfg: DetectorConfig) -> int:
+    """Samples between two snapshots of the gravity estimate."""
+    return max(1, int(round(cfg.snapshot_s * cfg.sample_rate_hz)))
+
+
+def snapshot_count(cfg: DetectorConfig) -> int:
+    """Snapshots kept: enough to span ``pre_onset_s``."""
+    return max(1, int(math.ceil(cfg.pre_onset_s / cfg.snapshot_s)))
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Event:
     peak_t: float
     effective_duration_s: float
     orientation_change_deg: float
+    pre_onset_turn_deg: float
     oscillation_half_cycles: int
     threshold_g: float
     noise_floor_g: float
@@ -100,7 +112,7 @@ class Detector:
         self.config = config
         self._K = K
         self._p = kernel_params(config)
-        self._fs = np.zeros(K.N_FSTATE)
+        self._fs = np.zeros(L.n_fstate(snapshot_count(config)))
         self._is = np.zeros(K.N_ISTATE, dtype=np.int64)
         self._ring = np.zeros(config.noise_window_blocks)
         self._srt = np.zeros(config.noise_window_blocks)
@@ -229,6 +241,7 @@ class Detector:
             peak_t=float(row[K.E_PEAK_T]),
             effective_duration_s=float(row[K.E_EFF_DUR]),
             orientation_change_deg=orientation_change_deg(row),
+            pre_onset_turn_deg=float(row[K.E_PRE_DEV]),
             oscillation_half_cycles=int(row[K.E_OSC]),
             threshold_g=float(row[K.E_THR_G]),
             noise_floor_g=float(row[K.E_NOISE_G]),

@@ -69,7 +69,9 @@ def evaluate_events(events: pd.DataFrame, summary: dict, truth: pd.DataFrame,
     if "onset_t" in events:
         on = events["onset_t"].to_numpy(dtype=float)
     else:
-        on = pd.to_datetime(events["onset_utc"], utc=True, format="ISO8601").astype("int64").to_numpy() / 1e9
+        # as_unit: pandas may parse to microseconds; the integer must be nanoseconds
+        on = (pd.to_datetime(events["onset_utc"], utc=True, format="ISO8601")
+              .dt.as_unit("ns").astype("int64").to_numpy() / 1e9)
     insw = events["in_sleep_window"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
     det = on[(events["kind"].to_numpy() == "jerk") & insw]
     tj = truth[truth["kind"].isin(TRUE_JERK_KINDS)]

@@ -188,16 +188,24 @@ class Event:
             out += p(x)
         return out
 
-    def finalize(self) -> "Event":
-        """Set scale and peak_g on a fine grid (64 points per shortest feature)."""
+    def _peak(self) -> float:
+        """Continuous-time peak of |accel|: grid of 64 points per shortest feature, then
+        64 times finer around the maximum (relative error < 1e-6)."""
         dt = min(p.finest for p in self.parts + self.fixed) / 64.0
         x = np.arange(0.0, self.duration + dt, dt) + self.onset
+        m = np.linalg.norm(self.accel(x), axis=1)
+        xc = x[int(m.argmax())]
+        return float(max(m.max(), np.linalg.norm(
+            self.accel(np.linspace(xc - dt, xc + dt, 129)), axis=1).max()))
+
+    def finalize(self) -> "Event":
+        """Scale `parts` so their peak is `amp`; peak_g is the peak with `fixed` parts."""
         self.scale = 1.0
         fixed, self.fixed = self.fixed, []
-        peak = np.linalg.norm(self.accel(x), axis=1).max()
+        peak = self._peak()
         self.scale = self.amp / peak if peak > 0 else 0.0
         self.fixed = fixed
-        self.peak_g = float(np.linalg.norm(self.accel(x), axis=1).max()) if fixed else self.amp
+        self.peak_g = self._peak() if fixed else self.amp
         return self
 
 
@@ -227,11 +235,11 @@ def make_jerk(rng, s, fs) -> Event:
 def make_hypnic(rng, s, fs) -> Event:
     """Whole-body start: 2-3 limb excursions within 75-250 ms, always a ring-down."""
     d = rng.uniform(*s.hypnic_duration_s)
-    k = int(rng.integers(2, 4))
+    k = int(rng.integers(2, 4))  # limbs felt at the sensor (assumption)
     w = rng.uniform(0.5, 1.0, k) * d
     st = rng.uniform(0, 1, k) * (d - w)
     st[0], w[0] = 0.0, d  # the longest limb spans the whole event
-    vec = random_unit(rng, k) * rng.uniform(0.4, 1.0, (k, 1))
+    vec = random_unit(rng, k) * rng.uniform(0.4, 1.0, (k, 1))  # relative strength (assumption)
     ring = _ring(rng, s, fs, d, vec[0], rng.uniform(*s.jerk_ringdown_rel))
     parts = [Bumps(st, w, vec, np.full(k, EXCURSION)), ring]
     rot = Rotation(math.radians(rng.uniform(0, s.hypnic_max_tilt_deg)), random_unit(rng),
@@ -253,7 +261,9 @@ def _submovements(rng, dur, per_s, width_range):
 
 def make_movement(rng, kind, dur, amp, angle_deg, sub_width=(0.3, 2.0)) -> Event:
     """Repositioning (limb, posture shift, awake arm movement): reach sub-movements in
-    random directions, each also advancing the rotation by a random share."""
+    random directions, each also advancing the rotation by a random share. Assumption:
+    about one sub-movement per 2 s, each a bell-shaped reach of 0.3-2 s (voluntary-like
+    movements are slower than the 50-250 ms of a jerk)."""
     st, w, k = _submovements(rng, dur, 0.5, sub_width)
     n = len(st)
     parts = [Bumps(st, w, random_unit(rng, n) * k[:, None], np.full(n, REACH))]
@@ -268,11 +278,12 @@ def make_posture(rng, s, fs) -> Event:
                        rng.uniform(*s.posture_angle_deg), (0.4, 2.5))
     if rng.random() < s.posture_impact_prob:
         w = rng.uniform(0.02, 0.06)  # impact pulse width (assumption)
-        t0 = rng.uniform(0.6 * dur, dur - 0.3 - w)
         g = float(loguniform(rng, s.posture_impact_g))
         vec = random_unit(rng)
-        ev.fixed = [Bumps(np.array([t0]), np.array([w]), vec[None] * g, np.array([PULSE])),
-                    _ring(rng, s, fs, t0 + w, vec, 0.2 * g)]
+        ring = _ring(rng, s, fs, 0.0, vec, 0.2 * g)  # 20 % rebound ringing (assumption)
+        t0 = max(0.0, rng.uniform(0.6, 0.95) * (dur - w - ring.length))  # late: arm lands
+        ring.start = t0 + w
+        ev.fixed = [Bumps(np.array([t0]), np.array([w]), vec[None] * g, np.array([PULSE])), ring]
     return ev
 
 
@@ -280,7 +291,7 @@ def make_plm(rng, s, placement) -> Event:
     """Leg movement of a PLM series: 1-2 slow excursions (dorsiflexion and return). At the
     ankle it tilts the sensor out and back; at the wrist only a damped trace arrives."""
     dur = rng.uniform(*s.plm_duration_s)
-    k = int(rng.integers(1, 3))
+    k = int(rng.integers(1, 3))  # one or two pushes (assumption)
     w = np.minimum(rng.uniform(0.5, 1.0, k) * dur, dur)
     st = rng.uniform(0, 1, k) * (dur - w)
     st[0], w[0] = 0.0, dur
@@ -296,7 +307,9 @@ def make_plm(rng, s, placement) -> Event:
 
 
 def make_burst(rng, kind, dur, hz, amp, harmonic=0.0, n_comp=1, wobble=0.1) -> Event:
-    """Oscillation burst (scratch: harmonic ~0.3; tremor: pure; partner: 3 components)."""
+    """Oscillation burst (scratch: 2nd harmonic ~0.3; tremor: pure; partner: 3 components).
+    Assumptions: frequency wobble +-`wobble` at 0.1-0.5 Hz, amplitude modulation +-30 % at
+    0.1-0.5 Hz, 0.5-s ramps (shorter for short bursts)."""
     f0 = rng.uniform(*hz, n_comp)
     freq, a = f0, np.ones(n_comp)
     if harmonic:
@@ -346,14 +359,15 @@ def _ou(rng, n, dt, tau, order=2):
 def tilt_field(rng, t, s, sleep_start, sleep_end) -> np.ndarray:
     """Small rotation vector omega(t) (n, 3) rad: awake orientation wander (reading, phone),
     gated to 0 over the minute into sleep, plus breathing tilt about a fixed axis."""
-    dt = 0.5  # wander evaluated at 2 Hz, then interpolated (it is slow: tau 20 s)
+    dt = 0.5  # wander at 2 Hz, interpolated; smooth, correlation time ~20 s (assumption)
     tc = np.arange(0.0, t[-1] + 2 * dt, dt)
     gate = np.clip((sleep_start - tc) / 60.0, 0, 1) + np.clip((tc - sleep_end) / 60.0, 0, 1)
     sd = math.radians(s.awake_wander_deg) * (ANKLE_AWAKE_GAIN if s.placement == "ankle" else 1)
     omega = np.empty((len(t), 3))
     for k in range(3):
         omega[:, k] = np.interp(t, tc, gate * sd * _ou(rng, len(tc), dt, 20.0))
-    # breathing: frequency wanders inside breathing_hz, amplitude +-20 % (1-Hz control points)
+    # breathing: frequency wanders inside breathing_hz, amplitude +-20 % (assumption),
+    # 1-Hz control points; the visible tilt is the part of it perpendicular to gravity
     tb = np.arange(0.0, t[-1] + 2.0, 1.0)
     lo, hi = s.breathing_hz
     f = np.clip(rng.uniform(lo, hi) + 0.15 * (hi - lo) * _ou(rng, len(tb), 1.0, 60.0), lo, hi)
@@ -368,9 +382,12 @@ def tilt_field(rng, t, s, sleep_start, sleep_end) -> np.ndarray:
 
 def apply_tilt(g: np.ndarray, omega: np.ndarray) -> None:
     """g <- unit(g + omega x g), in place: small rotation by omega (first order, then
-    renormalised; a component of omega along g changes nothing, as in reality)."""
-    g += np.cross(omega, g)
-    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    renormalised; a component of omega along g changes nothing, as in reality).
+    Chunked so the temporaries stay small."""
+    for i in range(0, len(g), 1 << 20):
+        c = g[i:i + (1 << 20)]
+        c += np.cross(omega[i:i + (1 << 20)], c)
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
 
 
 def cardiac(rng, t, s) -> tuple[np.ndarray, np.ndarray]:

@@ -44,6 +44,7 @@ class SensorPreset:
         # two's complement: one more count on the negative side
         np.clip(a_g, -top - 1, top, out=a_g)
         np.multiply(a_g, lsb, out=a_g)
+        a_g += 0.0  # turns -0.0 into 0.0 so that files never show "-0.000000"
         return a_g
 
 
