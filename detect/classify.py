@@ -64,7 +64,7 @@ def base_kind(row: np.ndarray, cfg: DetectorConfig) -> str | None:
         return POSTURE
     if (span <= cfg.jerk_max_span_s and row[K.E_EFF_DUR] <= cfg.jerk_max_effective_s
             and turn < cfg.jerk_max_turn_deg and row[K.E_PRE_DEV] < cfg.jerk_max_turn_deg
-            and row[K.E_PEAK_G] >= cfg.jerk_min_snr * row[K.E_NOISE_G]):
+            and row[K.E_PEAK_G] >= max(cfg.jerk_min_snr * row[K.E_NOISE_G], cfg.jerk_min_peak_g)):
         return JERK
     osc_hz = row[K.E_OSC] / (2.0 * span)
     if span >= cfg.osc_min_s and osc_hz >= cfg.osc_min_hz:
@@ -84,10 +84,11 @@ def apply_context(kinds: list[str], rows: list[np.ndarray], k: int, cfg: Detecto
     kind = kinds[k]
     if kind != JERK:
         return kind
+    reach = max(cfg.context_s, cfg.posture_context_s)
     for step in (-1, 1):
         j = k + step
-        while 0 <= j < len(rows) and separation_s(rows[k], rows[j]) <= cfg.context_s:
-            if kinds[j] not in (JERK, None):
+        while 0 <= j < len(rows) and (sep := separation_s(rows[k], rows[j])) <= reach:
+            if kinds[j] == POSTURE or (kinds[j] not in (JERK, None) and sep <= cfg.context_s):
                 return OTHER
             j += step
     return kind

@@ -73,21 +73,28 @@ class DetectorConfig:
 
     # --- classification ------------------------------------------------------------
     #: A jerk is brief: energy-weighted duration (2 sigma of the energy over time, s) and
-    #: span from onset to the last supra-threshold sample (s) both below these.
-    jerk_max_effective_s: float = 0.35
+    #: span from onset to the last supra-threshold sample (s) both below these.  The
+    #: acceleration of a limb excursion lasting at most 250 ms (the longest hypnic jerk,
+    #: domain.md section 2) keeps its energy within about +-60 ms of its centre (2 sigma
+    #: <= 0.12 s, derived); voluntary sub-movements last 0.3 s and more.
+    jerk_max_effective_s: float = 0.15
     jerk_max_span_s: float = 1.0
     #: Orientation change that makes a posture change (degrees).
     posture_change_deg: float = 12.0
     #: A jerk leaves the posture unchanged: the orientation after it, and the orientation
     #: over the ``pre_onset_s`` before it, stay within this of the orientation at onset
     #: (degrees).  Pieces of a slow turn fail this test even when each piece is brief.
-    jerk_max_turn_deg: float = 4.0
-    pre_onset_s: float = 2.0
+    jerk_max_turn_deg: float = 6.0
+    pre_onset_s: float = 1.5
     snapshot_s: float = 0.1
     #: A jerk's peak stands at least this many times above the noise floor RMS; nearer the
     #: threshold, the brief bursts of slow movements look alike (assumption, tuned on
     #: simulated nights of several sensors).
     jerk_min_snr: float = 7.0
+    #: ... and at least this high (g): half the smallest jerk the design covers (0.03 g,
+    #: domain.md section 4); below it even a quiet sensor cannot tell a jerk from the
+    #: edge of a slow movement.
+    jerk_min_peak_g: float = 0.015
     #: Limb movement span (s), AASM/WASM 2016: 0.5-10 s.
     limb_min_s: float = 0.5
     limb_max_s: float = 10.0
@@ -96,7 +103,11 @@ class DetectorConfig:
     osc_min_hz: float = 3.0
     osc_min_s: float = 1.0
     #: A brief event within this time of a larger movement is part of that movement (s).
-    context_s: float = 2.0
+    context_s: float = 1.0
+    #: ... and within this of a posture change (s): a posture shift lasts 3-45 s
+    #: (domain.md section 2) in bursts with pauses, and the hand landing on the mattress
+    #: at its end is as brief and sharp as a jerk.
+    posture_context_s: float = 5.0
 
     # --- epochs, calibration, non-wear, sleep window -------------------------------
     epoch_s: float = 5.0
@@ -116,6 +127,11 @@ class DetectorConfig:
     hdcza_threshold_max_deg: float = 0.50
     hdcza_block_min: float = 30.0
     hdcza_max_gap_min: float = 60.0
+    #: The sleep window opens this long before HDCZA's start (min).  Hypnic jerks happen at
+    #: the very transition into sleep (domain.md section 2) and HDCZA's edge is only as
+    #: sharp as its centred 5-min rolling median (+-2.5 min); without the margin the jerks
+    #: that mark sleep onset fall just outside the window.
+    sleep_onset_margin_min: float = 2.5
 
     # --- series --------------------------------------------------------------------
     #: WASM 2016 periodic limb movement series.

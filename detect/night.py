@@ -112,7 +112,7 @@ def build_result(*, config: DetectorConfig, events, epochs: np.ndarray, gaps: np
     sw = hdcza(epochs[:, K.EP_IDX].astype(np.int64), angle_z_deg(means), nw, cfg)
     nw_spans = _nonwear_spans(epochs, nw, cfg.epoch_s)
     if sw.found:
-        sw_start = max(first_t, sw.start_epoch * cfg.epoch_s)
+        sw_start = max(first_t, sw.start_epoch * cfg.epoch_s - 60.0 * cfg.sleep_onset_margin_min)
         sw_end = min(last_t, (sw.end_epoch + 1) * cfg.epoch_s)
     else:
         sw_start = sw_end = None

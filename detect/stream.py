@@ -218,7 +218,7 @@ class Detector:
         while self._n_final < len(self._rows):
             k = self._n_final
             row = self._rows[k]
-            horizon = row[K.E_END_T] + cfg.context_s
+            horizon = row[K.E_END_T] + max(cfg.context_s, cfg.posture_context_s)
             if not end_of_data and (self._last_t < horizon or held <= horizon):
                 break
             self._n_final += 1
