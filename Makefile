@@ -18,6 +18,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/twitchwatch analyze recordings/example-night.csv.gz --out $(DEMO_OUT) --force --tz Europe/London
+	$(VENV)/bin/twitchwatch evaluate $(DEMO_OUT) recordings/example-night.truth.csv
 	@echo "events: $(DEMO_OUT)/events.csv   summary: $(DEMO_OUT)/summary.json"
 
 test: $(STAMP)
