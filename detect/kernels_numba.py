@@ -46,6 +46,9 @@ def _reset_filters(fs, ist, p, x, y, z):
     fs[S_GX] = x
     fs[S_GY] = y
     fs[S_GZ] = z
+    fs[S_AX] = x
+    fs[S_AY] = y
+    fs[S_AZ] = z
     fs[S_XPREV] = x
     fs[S_YPREV] = y
     fs[S_ZPREV] = z
@@ -211,6 +214,9 @@ def _emit_epoch(fs, ist, ep_out, n_ep):
     row[EP_MS] = fs[S_EP_SM2] / n
     row[EP_T0] = fs[S_EP_T0]
     row[EP_T1] = fs[S_EP_T1]
+    row[EP_AX] = fs[S_EP_AX] / n
+    row[EP_AY] = fs[S_EP_AY] / n
+    row[EP_AZ] = fs[S_EP_AZ] / n
     ist[I_EP_N] = 0
     return n_ep + 1
 
@@ -231,6 +237,9 @@ def _start_epoch(fs, ist, idx, t, x, y, z):
     fs[S_EP_MINZ] = z
     fs[S_EP_MAXZ] = z
     fs[S_EP_SM2] = 0.0
+    fs[S_EP_AX] = 0.0
+    fs[S_EP_AY] = 0.0
+    fs[S_EP_AZ] = 0.0
     fs[S_EP_T0] = t
 
 
@@ -287,6 +296,7 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
     epoch_s = p[P_EPOCH]
     clip = p[P_CLIP]
     snap_n = int(p[P_SNAP_N])
+    aalpha = p[P_AALPHA]
     fs2 = fsamp * fsamp
     i = start
     while i < n:
@@ -344,6 +354,10 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
         fs[S_GX] = gbx + galpha * (xi - gbx)
         fs[S_GY] = gby + galpha * (yi - gby)
         fs[S_GZ] = gbz + galpha * (zi - gbz)
+        # slow orientation for the sleep window: breathing tilt (0.2-0.33 Hz) filtered out
+        fs[S_AX] += aalpha * (xi - fs[S_AX])
+        fs[S_AY] += aalpha * (yi - fs[S_AY])
+        fs[S_AZ] += aalpha * (zi - fs[S_AZ])
 
         ist[I_SNAP_CNT] += 1
         if ist[I_SNAP_CNT] == snap_n:
@@ -373,6 +387,9 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
         if zi > fs[S_EP_MAXZ]:
             fs[S_EP_MAXZ] = zi
         fs[S_EP_SM2] += m2
+        fs[S_EP_AX] += fs[S_AX]
+        fs[S_EP_AY] += fs[S_AY]
+        fs[S_EP_AZ] += fs[S_AZ]
         fs[S_EP_T1] = ti
         ist[I_EP_N] += 1
         if clip > 0.0:

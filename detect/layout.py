@@ -27,7 +27,8 @@ P_SETTLE = 17     # settle time before reading orientation after (s)
 P_EPOCH = 18      # epoch length (s)
 P_CLIP = 19       # clipping level (g), 0 = unknown
 P_SNAP_N = 20     # samples between two snapshots of the gravity estimate
-N_PARAMS = 21
+P_AALPHA = 21     # slow one-pole coefficient of the orientation used for the sleep window
+N_PARAMS = 22
 
 # ---- float state --------------------------------------------------------------------
 S_TPREV, S_XPREV, S_YPREV, S_ZPREV = 0, 1, 2, 3
@@ -42,7 +43,9 @@ S_EP_REFX, S_EP_REFY, S_EP_REFZ = 30, 31, 32
 S_EP_SX, S_EP_SY, S_EP_SZ, S_EP_SXX, S_EP_SYY, S_EP_SZZ = 33, 34, 35, 36, 37, 38
 S_EP_MINX, S_EP_MAXX, S_EP_MINY, S_EP_MAXY, S_EP_MINZ, S_EP_MAXZ = 39, 40, 41, 42, 43, 44
 S_EP_SM2, S_EP_T0, S_EP_T1 = 45, 46, 47
-S_PEND = 48       # start of the pending event row (N_EVENT_COLS values)
+S_AX, S_AY, S_AZ = 48, 49, 50          # slow orientation low-pass (sleep window angle)
+S_EP_AX, S_EP_AY, S_EP_AZ = 51, 52, 53  # its sums over the epoch
+S_PEND = 54       # start of the pending event row (N_EVENT_COLS values)
 
 # ---- event row columns --------------------------------------------------------------
 E_ONSET_T = 0     # first sample above the on-threshold (s)
@@ -92,4 +95,5 @@ EP_SDX, EP_SDY, EP_SDZ = 5, 6, 7      # per-axis population SD (g)
 EP_MINX, EP_MAXX, EP_MINY, EP_MAXY, EP_MINZ, EP_MAXZ = 8, 9, 10, 11, 12, 13
 EP_MS = 14        # mean square of the gravity-free magnitude (g^2)
 EP_T0, EP_T1 = 15, 16                  # first and last sample time in the epoch
-N_EPOCH_COLS = 17
+EP_AX, EP_AY, EP_AZ = 17, 18, 19       # mean of the slow orientation low-pass (g)
+N_EPOCH_COLS = 20

@@ -1,8 +1,9 @@
 """Sleep period time window by HDCZA (van Hees et al. 2018), step for step as GGIR's
 ``HASPT.R`` runs it, on 5-s epochs.
 
-1. angle-z per epoch from the calibrated mean acceleration (GGIR takes a 5-s rolling
-   median of the raw axes first; a 5-s epoch mean is our documented deviation);
+1. angle-z per epoch from the epoch mean of the calibrated, 0.1-Hz low-passed
+   acceleration (GGIR takes a 5-s rolling median of the raw axes first; the low-pass is
+   our documented deviation, see DetectorConfig.angle_lowpass_hz);
 2. x = rolling (centred, 5 min) median of |diff(angle-z)|, 0 at the edges as zoo fills;
 3. threshold = 10th percentile of x times 15, clamped to [0.13, 0.50] degrees;
 4. no-movement where x < threshold, computed over the angle as recorded whether or not

@@ -60,6 +60,7 @@ def kernel_params(cfg: DetectorConfig) -> np.ndarray:
     p[K.P_EPOCH] = cfg.epoch_s
     p[K.P_CLIP] = cfg.clip_g
     p[K.P_SNAP_N] = snapshot_samples(cfg)
+    p[K.P_AALPHA] = 1.0 - math.exp(-2.0 * math.pi * cfg.angle_lowpass_hz / fs)
     return p
 
 
