@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detect import Detector, DetectorConfig  # noqa: E402
-from detect.stream import kernel_params, snapshot_count  # noqa: E402
 
 T0 = 1_764_021_600.0  # 2025-11-24T22:00Z
 
@@ -65,25 +64,16 @@ def run_kernel(t, acc, fs):
 
 
 def kernel_only_seconds(t, acc, fs) -> float:
-    """Time of the numba kernel alone (no Python glue), best of 3."""
-    from detect import kernels_numba as K
-    from detect.stream import EPOCH_BUFFER_ROWS, EVENT_BUFFER_ROWS, GAP_BUFFER_ROWS
+    """Time of the two numba kernels and their drain loop (no classification), best of 3."""
+    from detect.stream import KernelRunner
 
     cfg = DetectorConfig(sample_rate_hz=fs)
-    p = kernel_params(cfg)
     x, y, z = (np.ascontiguousarray(acc[:, k]) for k in range(3))
 
     def once():
-        fs_ = np.zeros(K.n_fstate(snapshot_count(cfg)))
-        is_ = np.zeros(K.N_ISTATE, dtype=np.int64)
-        ring = np.zeros(cfg.noise_window_blocks)
-        srt = np.zeros(cfg.noise_window_blocks)
-        ev = np.zeros((EVENT_BUFFER_ROWS, K.N_EVENT_COLS))
-        ep = np.zeros((EPOCH_BUFFER_ROWS, K.N_EPOCH_COLS))
-        gp = np.zeros((GAP_BUFFER_ROWS, 2))
-        i = 0
-        while i < t.size:
-            i, _, _, _ = K.process(t, x, y, z, i, p, fs_, is_, ring, srt, ev, 0, ep, 0, gp, 0)
+        kr = KernelRunner(cfg)
+        kr.run(t, x, y, z)
+        kr.flush()
 
     once()
     return best_of(once)

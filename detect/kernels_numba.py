@@ -46,9 +46,6 @@ def _reset_filters(fs, ist, p, x, y, z):
     fs[S_GX] = x
     fs[S_GY] = y
     fs[S_GZ] = z
-    fs[S_AX] = x
-    fs[S_AY] = y
-    fs[S_AZ] = z
     fs[S_XPREV] = x
     fs[S_YPREV] = y
     fs[S_ZPREV] = z
@@ -105,21 +102,7 @@ def _push_noise_block(fs, ist, p, ring, srt, value):
     cap = ring.shape[0]
     fill = ist[I_RFILL]
     pos = ist[I_RPOS]
-    if fill == cap:
-        old = ring[pos]
-        # remove one copy of old from srt (binary search, then shift left)
-        lo = 0
-        hi = fill
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if srt[mid] < old:
-                lo = mid + 1
-            else:
-                hi = mid
-        for k in range(lo, fill - 1):
-            srt[k] = srt[k + 1]
-        fill -= 1
-    # insert value (after equal values: stable, deterministic)
+    # insertion point of value in srt[:fill] (after equal values: stable, deterministic)
     lo = 0
     hi = fill
     while lo < hi:
@@ -128,10 +111,33 @@ def _push_noise_block(fs, ist, p, ring, srt, value):
             lo = mid + 1
         else:
             hi = mid
-    for k in range(fill, lo, -1):
-        srt[k] = srt[k - 1]
-    srt[lo] = value
-    fill += 1
+    q = lo
+    if fill < cap:
+        for k in range(fill, q, -1):
+            srt[k] = srt[k - 1]
+        srt[q] = value
+        fill += 1
+    else:
+        # replace one copy of the oldest value: shift only what lies between the two
+        # positions (a block a second: this was the kernel's largest cost at 100 Hz)
+        old = ring[pos]
+        lo = 0
+        hi = fill
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if srt[mid] < old:
+                lo = mid + 1
+            else:
+                hi = mid
+        r = lo
+        if q > r:
+            for k in range(r, q - 1):
+                srt[k] = srt[k + 1]
+            srt[q - 1] = value
+        else:
+            for k in range(r, q, -1):
+                srt[k] = srt[k - 1]
+            srt[q] = value
     ring[pos] = value
     pos += 1
     if pos == cap:
@@ -258,28 +264,34 @@ def _axis_crossing(h, c, sign):
 
 
 @jit
-def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep, gap_out, n_gap):
-    """Run samples ``start..`` of one chunk through the detector.
+def process(t, x, y, z, m2_out, start, p, fs, ist, ring, srt, ev_out, n_ev, gap_out, n_gap):
+    """Event pass: run samples ``start..`` of one chunk through filters and events.
 
     Parameters
     ----------
     t, x, y, z : float64 arrays, shape (n,)
         Unix time (s, strictly increasing across calls) and acceleration (g).
+    m2_out : float64 array, shape (n,)
+        Receives the squared gravity-free magnitude (g^2) of each sample, for
+        :func:`epochs`.
     start : int
         First sample of this call (the caller resumes after draining buffers).
     p, fs, ist, ring, srt : the parameter vector and the explicit state.
-    ev_out, ep_out, gap_out : float64 arrays (capacity, N_EVENT_COLS / N_EPOCH_COLS / 2)
-    n_ev, n_ep, n_gap : rows already used in each buffer.
+    ev_out, gap_out : float64 arrays (capacity, N_EVENT_COLS / 2)
+    n_ev, n_gap : rows already used in each buffer.
 
     Returns
     -------
-    (next_sample, n_ev, n_ep, n_gap)
+    (next_sample, n_ev, n_gap)
         ``next_sample == n`` when the chunk is done; otherwise a buffer is nearly full and
         the caller must drain it and call again from ``next_sample``.
+
+    The per-sample state lives in local variables inside the loop (so the compiler keeps
+    it in registers) and goes back to ``fs``/``ist`` around every call of a helper that
+    reads it and on return: "SAVE" and "LOAD" mark those places.
     """
     n = t.shape[0]
     cap_ev = ev_out.shape[0]
-    cap_ep = ep_out.shape[0]
     cap_gap = gap_out.shape[0]
     fsamp = p[P_FS]
     b0 = p[P_B0]
@@ -293,138 +305,163 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
     merge = p[P_MERGE]
     maxev = p[P_MAXEV]
     settle = p[P_SETTLE]
-    epoch_s = p[P_EPOCH]
-    clip = p[P_CLIP]
     snap_n = int(p[P_SNAP_N])
-    aalpha = p[P_AALPHA]
     fs2 = fsamp * fsamp
+    # LOAD
+    tprev = fs[S_TPREV]
+    xprev = fs[S_XPREV]
+    yprev = fs[S_YPREV]
+    zprev = fs[S_ZPREV]
+    z1x = fs[S_Z1X]
+    z2x = fs[S_Z2X]
+    z1y = fs[S_Z1Y]
+    z2y = fs[S_Z2Y]
+    z1z = fs[S_Z1Z]
+    z2z = fs[S_Z2Z]
+    gx = fs[S_GX]
+    gy = fs[S_GY]
+    gz = fs[S_GZ]
+    bsum = fs[S_BSUM]
+    thron2 = fs[S_THRON2]
+    throff2 = fs[S_THROFF2]
+    bcount = ist[I_BCOUNT]
+    snapcnt = ist[I_SNAP_CNT]
+    nseen = ist[I_NSEEN]
+    inev = ist[I_INEV]
+    pend = ist[I_PEND]
+    started = ist[I_STARTED]
     i = start
     while i < n:
-        # at most 2 event rows, 1 epoch row and 1 gap row per sample
-        if n_ev + 2 > cap_ev or n_ep + 1 > cap_ep or n_gap + 1 > cap_gap:
-            return i, n_ev, n_ep, n_gap
+        # at most 2 event rows and 1 gap row per sample
+        if n_ev + 2 > cap_ev or n_gap + 1 > cap_gap:
+            break
         ti = t[i]
         xi = x[i]
         yi = y[i]
         zi = z[i]
-        if ist[I_STARTED] == 0:
-            ist[I_STARTED] = 1
+        if started == 0 or ti - tprev > maxdt:
+            # first sample, or a gap: cut what is open with the orientation known before
+            # it, then restart the filters (rare path: goes through the state arrays)
+            # SAVE
+            fs[S_TPREV] = tprev
+            fs[S_XPREV] = xprev
+            fs[S_YPREV] = yprev
+            fs[S_ZPREV] = zprev
+            fs[S_Z1X] = z1x
+            fs[S_Z2X] = z2x
+            fs[S_Z1Y] = z1y
+            fs[S_Z2Y] = z2y
+            fs[S_Z1Z] = z1z
+            fs[S_Z2Z] = z2z
+            fs[S_GX] = gx
+            fs[S_GY] = gy
+            fs[S_GZ] = gz
+            fs[S_BSUM] = bsum
+            fs[S_THRON2] = thron2
+            fs[S_THROFF2] = throff2
+            ist[I_BCOUNT] = bcount
+            ist[I_SNAP_CNT] = snapcnt
+            ist[I_NSEEN] = nseen
+            ist[I_INEV] = inev
+            ist[I_PEND] = pend
+            ist[I_STARTED] = started
+            if started == 0:
+                ist[I_STARTED] = 1
+                fs[S_NOISE_MS] = p[P_NOISE0]
+                fs[S_THRON2] = max(p[P_KON2] * p[P_NOISE0], p[P_MINON2])
+                fs[S_THROFF2] = max(p[P_KOFF2] * p[P_NOISE0], p[P_MINOFF2])
+            else:
+                if ist[I_PEND] == 1:
+                    n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, F_CUT_BY_GAP)
+                if ist[I_INEV] == 1:
+                    _close_event(fs, ist, F_CUT_BY_GAP)
+                    n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
+                gap_out[n_gap, 0] = tprev
+                gap_out[n_gap, 1] = ti
+                n_gap += 1
             _reset_filters(fs, ist, p, xi, yi, zi)
-            _start_epoch(fs, ist, int(math.floor(ti / epoch_s)), ti, xi, yi, zi)
-            fs[S_NOISE_MS] = p[P_NOISE0]
-            fs[S_THRON2] = max(p[P_KON2] * p[P_NOISE0], p[P_MINON2])
-            fs[S_THROFF2] = max(p[P_KOFF2] * p[P_NOISE0], p[P_MINOFF2])
-        elif ti - fs[S_TPREV] > maxdt:
-            # a gap: cut what is open with the orientation known before it, restart filters
+            # LOAD
+            tprev = fs[S_TPREV]
+            xprev = fs[S_XPREV]
+            yprev = fs[S_YPREV]
+            zprev = fs[S_ZPREV]
+            z1x = fs[S_Z1X]
+            z2x = fs[S_Z2X]
+            z1y = fs[S_Z1Y]
+            z2y = fs[S_Z2Y]
+            z1z = fs[S_Z1Z]
+            z2z = fs[S_Z2Z]
             gx = fs[S_GX]
             gy = fs[S_GY]
             gz = fs[S_GZ]
-            if ist[I_PEND] == 1:
-                n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, F_CUT_BY_GAP)
-            if ist[I_INEV] == 1:
-                _close_event(fs, ist, F_CUT_BY_GAP)
-                n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
-            gap_out[n_gap, 0] = fs[S_TPREV]
-            gap_out[n_gap, 1] = ti
-            n_gap += 1
-            _reset_filters(fs, ist, p, xi, yi, zi)
-
-        # ---- epoch bookkeeping (epochs are aligned to Unix time, not to the stream)
-        eidx = int(math.floor(ti / epoch_s))
-        if eidx != ist[I_EP_IDX]:
-            n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
-            _start_epoch(fs, ist, eidx, ti, xi, yi, zi)
+            bsum = fs[S_BSUM]
+            thron2 = fs[S_THRON2]
+            throff2 = fs[S_THROFF2]
+            bcount = ist[I_BCOUNT]
+            snapcnt = ist[I_SNAP_CNT]
+            nseen = ist[I_NSEEN]
+            inev = ist[I_INEV]
+            pend = ist[I_PEND]
+            started = ist[I_STARTED]
 
         # ---- gravity-free signal: biquad high-pass per axis (transposed direct form II)
-        hx = b0 * xi + fs[S_Z1X]
-        fs[S_Z1X] = b1 * xi - a1 * hx + fs[S_Z2X]
-        fs[S_Z2X] = b2 * xi - a2 * hx
-        hy = b0 * yi + fs[S_Z1Y]
-        fs[S_Z1Y] = b1 * yi - a1 * hy + fs[S_Z2Y]
-        fs[S_Z2Y] = b2 * yi - a2 * hy
-        hz = b0 * zi + fs[S_Z1Z]
-        fs[S_Z1Z] = b1 * zi - a1 * hz + fs[S_Z2Z]
-        fs[S_Z2Z] = b2 * zi - a2 * hz
+        hx = b0 * xi + z1x
+        z1x = b1 * xi - a1 * hx + z2x
+        z2x = b2 * xi - a2 * hx
+        hy = b0 * yi + z1y
+        z1y = b1 * yi - a1 * hy + z2y
+        z2y = b2 * yi - a2 * hy
+        hz = b0 * zi + z1z
+        z1z = b1 * zi - a1 * hz + z2z
+        z2z = b2 * zi - a2 * hz
         m2 = hx * hx + hy * hy + hz * hz
+        m2_out[i] = m2
 
         # ---- orientation: gravity before this sample is what an onset here compares with
-        gbx = fs[S_GX]
-        gby = fs[S_GY]
-        gbz = fs[S_GZ]
-        fs[S_GX] = gbx + galpha * (xi - gbx)
-        fs[S_GY] = gby + galpha * (yi - gby)
-        fs[S_GZ] = gbz + galpha * (zi - gbz)
-        # slow orientation for the sleep window: breathing tilt (0.2-0.33 Hz) filtered out
-        fs[S_AX] += aalpha * (xi - fs[S_AX])
-        fs[S_AY] += aalpha * (yi - fs[S_AY])
-        fs[S_AZ] += aalpha * (zi - fs[S_AZ])
-
-        ist[I_SNAP_CNT] += 1
-        if ist[I_SNAP_CNT] == snap_n:
-            _snapshot_gravity(fs, ist, fs[S_GX], fs[S_GY], fs[S_GZ])
-            ist[I_SNAP_CNT] = 0
-
-        # ---- epoch accumulators
-        dx = xi - fs[S_EP_REFX]
-        dy = yi - fs[S_EP_REFY]
-        dz = zi - fs[S_EP_REFZ]
-        fs[S_EP_SX] += dx
-        fs[S_EP_SY] += dy
-        fs[S_EP_SZ] += dz
-        fs[S_EP_SXX] += dx * dx
-        fs[S_EP_SYY] += dy * dy
-        fs[S_EP_SZZ] += dz * dz
-        if xi < fs[S_EP_MINX]:
-            fs[S_EP_MINX] = xi
-        if xi > fs[S_EP_MAXX]:
-            fs[S_EP_MAXX] = xi
-        if yi < fs[S_EP_MINY]:
-            fs[S_EP_MINY] = yi
-        if yi > fs[S_EP_MAXY]:
-            fs[S_EP_MAXY] = yi
-        if zi < fs[S_EP_MINZ]:
-            fs[S_EP_MINZ] = zi
-        if zi > fs[S_EP_MAXZ]:
-            fs[S_EP_MAXZ] = zi
-        fs[S_EP_SM2] += m2
-        fs[S_EP_AX] += fs[S_AX]
-        fs[S_EP_AY] += fs[S_AY]
-        fs[S_EP_AZ] += fs[S_AZ]
-        fs[S_EP_T1] = ti
-        ist[I_EP_N] += 1
-        if clip > 0.0:
-            if abs(xi) >= clip or abs(yi) >= clip or abs(zi) >= clip:
-                ist[I_CLIPPED] += 1
+        gbx = gx
+        gby = gy
+        gbz = gz
+        gx = gbx + galpha * (xi - gbx)
+        gy = gby + galpha * (yi - gby)
+        gz = gbz + galpha * (zi - gbz)
+        snapcnt += 1
+        if snapcnt == snap_n:
+            _snapshot_gravity(fs, ist, gx, gy, gz)
+            snapcnt = 0
 
         # ---- adaptive noise floor, refreshed once per block
-        fs[S_BSUM] += m2
-        ist[I_BCOUNT] += 1
-        if ist[I_BCOUNT] == nblock:
-            _push_noise_block(fs, ist, p, ring, srt, fs[S_BSUM] / nblock)
-            fs[S_BSUM] = 0.0
-            ist[I_BCOUNT] = 0
+        bsum += m2
+        bcount += 1
+        if bcount == nblock:
+            _push_noise_block(fs, ist, p, ring, srt, bsum / nblock)
+            thron2 = fs[S_THRON2]
+            throff2 = fs[S_THROFF2]
+            bsum = 0.0
+            bcount = 0
 
         # ---- the pending event gets its orientation after once the signal settled
-        if ist[I_PEND] == 1 and ti >= fs[S_PEND + E_END_T] + settle:
-            n_ev = _emit_pending(fs, ist, ev_out, n_ev, fs[S_GX], fs[S_GY], fs[S_GZ], 0)
+        if pend == 1 and ti >= fs[S_PEND + E_END_T] + settle:
+            n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
+            pend = 0
 
-        # ---- event state machine with hysteresis
-        if ist[I_INEV] == 0:
-            if m2 >= fs[S_THRON2]:
-                if ist[I_PEND] == 1:
+        # ---- event state machine with hysteresis (event state stays in fs: rare)
+        if inev == 0:
+            if m2 >= thron2:
+                if pend == 1:
                     # the next movement began before the last one settled
                     n_ev = _emit_pending(fs, ist, ev_out, n_ev, gbx, gby, gbz, F_UNSETTLED)
-                ist[I_INEV] = 1
-                ist[I_ONSET_IDX] = ist[I_NSEEN]
+                    pend = 0
+                inev = 1
+                ist[I_ONSET_IDX] = nseen
                 ist[I_NABOVE] = 1
                 ist[I_EVFLAGS] = 0
                 fs[S_EV_ON_T] = ti
                 fs[S_EV_LAST_T] = ti
                 fs[S_EV_PEAK_M2] = m2
                 fs[S_EV_PEAK_T] = ti
-                ddx = xi - fs[S_XPREV]
-                ddy = yi - fs[S_YPREV]
-                ddz = zi - fs[S_ZPREV]
+                ddx = xi - xprev
+                ddy = yi - yprev
+                ddz = zi - zprev
                 fs[S_EV_PEAK_J2] = (ddx * ddx + ddy * ddy + ddz * ddz) * fs2
                 fs[S_EV_W] = m2
                 fs[S_EV_WT] = 0.0
@@ -433,9 +470,9 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
                 fs[S_EV_GBY] = gby
                 fs[S_EV_GBZ] = gbz
                 fs[S_EV_PRECOS] = _min_cos_to_snapshots(fs, ist, gbx, gby, gbz)
-                fs[S_EV_THR] = math.sqrt(fs[S_THRON2])
+                fs[S_EV_THR] = math.sqrt(thron2)
                 fs[S_EV_NOISE] = math.sqrt(fs[S_NOISE_MS])
-                c = 0.5 * math.sqrt(fs[S_THROFF2])
+                c = 0.5 * math.sqrt(throff2)
                 ist[I_ZCX] = 0
                 ist[I_ZCY] = 0
                 ist[I_ZCZ] = 0
@@ -443,13 +480,13 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
                 ist[I_SGY] = 1 if hy > c else (-1 if hy < -c else 0)
                 ist[I_SGZ] = 1 if hz > c else (-1 if hz < -c else 0)
         else:
-            ddx = xi - fs[S_XPREV]
-            ddy = yi - fs[S_YPREV]
-            ddz = zi - fs[S_ZPREV]
+            ddx = xi - xprev
+            ddy = yi - yprev
+            ddz = zi - zprev
             j2 = (ddx * ddx + ddy * ddy + ddz * ddz) * fs2
             if j2 > fs[S_EV_PEAK_J2]:
                 fs[S_EV_PEAK_J2] = j2
-            c = 0.5 * math.sqrt(fs[S_THROFF2])
+            c = 0.5 * math.sqrt(throff2)
             sg, k = _axis_crossing(hx, c, ist[I_SGX])
             ist[I_SGX] = sg
             ist[I_ZCX] += k
@@ -459,7 +496,7 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
             sg, k = _axis_crossing(hz, c, ist[I_SGZ])
             ist[I_SGZ] = sg
             ist[I_ZCZ] += k
-            if m2 >= fs[S_THROFF2]:
+            if m2 >= throff2:
                 fs[S_EV_LAST_T] = ti
                 ist[I_NABOVE] += 1
                 tau = ti - fs[S_EV_ON_T]
@@ -471,16 +508,292 @@ def process(t, x, y, z, start, p, fs, ist, ring, srt, ev_out, n_ev, ep_out, n_ep
                     fs[S_EV_PEAK_T] = ti
             if ti - fs[S_EV_LAST_T] > merge:
                 _close_event(fs, ist, 0)
+                inev = 0
+                pend = 1
             elif ti - fs[S_EV_ON_T] >= maxev:
                 _close_event(fs, ist, F_CUT_BY_MAXDUR)
+                inev = 0
+                pend = 1
 
-        fs[S_TPREV] = ti
-        fs[S_XPREV] = xi
-        fs[S_YPREV] = yi
-        fs[S_ZPREV] = zi
-        ist[I_NSEEN] += 1
+        tprev = ti
+        xprev = xi
+        yprev = yi
+        zprev = zi
+        nseen += 1
         i += 1
-    return n, n_ev, n_ep, n_gap
+    # SAVE
+    fs[S_TPREV] = tprev
+    fs[S_XPREV] = xprev
+    fs[S_YPREV] = yprev
+    fs[S_ZPREV] = zprev
+    fs[S_Z1X] = z1x
+    fs[S_Z2X] = z2x
+    fs[S_Z1Y] = z1y
+    fs[S_Z2Y] = z2y
+    fs[S_Z1Z] = z1z
+    fs[S_Z2Z] = z2z
+    fs[S_GX] = gx
+    fs[S_GY] = gy
+    fs[S_GZ] = gz
+    fs[S_BSUM] = bsum
+    fs[S_THRON2] = thron2
+    fs[S_THROFF2] = throff2
+    ist[I_BCOUNT] = bcount
+    ist[I_SNAP_CNT] = snapcnt
+    ist[I_NSEEN] = nseen
+    ist[I_INEV] = inev
+    ist[I_PEND] = pend
+    ist[I_STARTED] = started
+    return i, n_ev, n_gap
+
+
+@jit
+def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
+    """Epoch pass: per-epoch statistics of samples ``start..stop`` of one chunk.
+
+    A second, independent pass over the samples the event pass has already seen (it
+    reads their ``m2``).  Keeping it apart keeps each loop's state in registers: one
+    fused loop ran at half the speed.  Its own state: the epoch accumulators, the slow
+    orientation low-pass (restarted after each gap by the same rule) and the clip count.
+
+    Returns (next_sample, n_ep); ``next_sample < stop`` when ``ep_out`` is full.
+    """
+    cap_ep = ep_out.shape[0]
+    aalpha = p[P_AALPHA]
+    maxdt = p[P_MAXDT]
+    epoch_s = p[P_EPOCH]
+    clip = p[P_CLIP]
+    # LOAD
+    btprev = fs[S_BTPREV]
+    sax = fs[S_AX]
+    say = fs[S_AY]
+    saz = fs[S_AZ]
+    erx = fs[S_EP_REFX]
+    ery = fs[S_EP_REFY]
+    erz = fs[S_EP_REFZ]
+    esx = fs[S_EP_SX]
+    esy = fs[S_EP_SY]
+    esz = fs[S_EP_SZ]
+    esxx = fs[S_EP_SXX]
+    esyy = fs[S_EP_SYY]
+    eszz = fs[S_EP_SZZ]
+    eminx = fs[S_EP_MINX]
+    emaxx = fs[S_EP_MAXX]
+    eminy = fs[S_EP_MINY]
+    emaxy = fs[S_EP_MAXY]
+    eminz = fs[S_EP_MINZ]
+    emaxz = fs[S_EP_MAXZ]
+    esm2 = fs[S_EP_SM2]
+    et1 = fs[S_EP_T1]
+    eax = fs[S_EP_AX]
+    eay = fs[S_EP_AY]
+    eaz = fs[S_EP_AZ]
+    epn = ist[I_EP_N]
+    epidx = ist[I_EP_IDX]
+    clipped = ist[I_CLIPPED]
+    bstarted = ist[I_BSTARTED]
+    ep_next = (epidx + 1) * epoch_s
+    i = start
+    while i < stop:
+        if n_ep + 1 > cap_ep:
+            break
+        ti = t[i]
+        xi = x[i]
+        yi = y[i]
+        zi = z[i]
+        if bstarted == 0 or ti - btprev > maxdt:
+            # slow orientation restarts at the sample after a gap, like the filters
+            sax = xi
+            say = yi
+            saz = zi
+            if bstarted == 0:
+                bstarted = 1
+                # SAVE
+                fs[S_BTPREV] = btprev
+                fs[S_AX] = sax
+                fs[S_AY] = say
+                fs[S_AZ] = saz
+                fs[S_EP_REFX] = erx
+                fs[S_EP_REFY] = ery
+                fs[S_EP_REFZ] = erz
+                fs[S_EP_SX] = esx
+                fs[S_EP_SY] = esy
+                fs[S_EP_SZ] = esz
+                fs[S_EP_SXX] = esxx
+                fs[S_EP_SYY] = esyy
+                fs[S_EP_SZZ] = eszz
+                fs[S_EP_MINX] = eminx
+                fs[S_EP_MAXX] = emaxx
+                fs[S_EP_MINY] = eminy
+                fs[S_EP_MAXY] = emaxy
+                fs[S_EP_MINZ] = eminz
+                fs[S_EP_MAXZ] = emaxz
+                fs[S_EP_SM2] = esm2
+                fs[S_EP_T1] = et1
+                fs[S_EP_AX] = eax
+                fs[S_EP_AY] = eay
+                fs[S_EP_AZ] = eaz
+                ist[I_EP_N] = epn
+                ist[I_EP_IDX] = epidx
+                ist[I_CLIPPED] = clipped
+                ist[I_BSTARTED] = bstarted
+                _start_epoch(fs, ist, int(math.floor(ti / epoch_s)), ti, xi, yi, zi)
+                # LOAD
+                btprev = fs[S_BTPREV]
+                sax = fs[S_AX]
+                say = fs[S_AY]
+                saz = fs[S_AZ]
+                erx = fs[S_EP_REFX]
+                ery = fs[S_EP_REFY]
+                erz = fs[S_EP_REFZ]
+                esx = fs[S_EP_SX]
+                esy = fs[S_EP_SY]
+                esz = fs[S_EP_SZ]
+                esxx = fs[S_EP_SXX]
+                esyy = fs[S_EP_SYY]
+                eszz = fs[S_EP_SZZ]
+                eminx = fs[S_EP_MINX]
+                emaxx = fs[S_EP_MAXX]
+                eminy = fs[S_EP_MINY]
+                emaxy = fs[S_EP_MAXY]
+                eminz = fs[S_EP_MINZ]
+                emaxz = fs[S_EP_MAXZ]
+                esm2 = fs[S_EP_SM2]
+                et1 = fs[S_EP_T1]
+                eax = fs[S_EP_AX]
+                eay = fs[S_EP_AY]
+                eaz = fs[S_EP_AZ]
+                epn = ist[I_EP_N]
+                epidx = ist[I_EP_IDX]
+                clipped = ist[I_CLIPPED]
+                bstarted = ist[I_BSTARTED]
+                ep_next = (epidx + 1) * epoch_s
+        # The exact floor(t / epoch_s) is computed only near the next boundary: a
+        # division per sample costs more than the accumulators.  The 1-ms margin is far
+        # above the rounding of t / epoch_s (~1e-7 s for present Unix times).
+        if ti >= ep_next - 1e-3:
+            eidx = int(math.floor(ti / epoch_s))
+            if eidx != epidx:
+                # SAVE
+                fs[S_BTPREV] = btprev
+                fs[S_AX] = sax
+                fs[S_AY] = say
+                fs[S_AZ] = saz
+                fs[S_EP_REFX] = erx
+                fs[S_EP_REFY] = ery
+                fs[S_EP_REFZ] = erz
+                fs[S_EP_SX] = esx
+                fs[S_EP_SY] = esy
+                fs[S_EP_SZ] = esz
+                fs[S_EP_SXX] = esxx
+                fs[S_EP_SYY] = esyy
+                fs[S_EP_SZZ] = eszz
+                fs[S_EP_MINX] = eminx
+                fs[S_EP_MAXX] = emaxx
+                fs[S_EP_MINY] = eminy
+                fs[S_EP_MAXY] = emaxy
+                fs[S_EP_MINZ] = eminz
+                fs[S_EP_MAXZ] = emaxz
+                fs[S_EP_SM2] = esm2
+                fs[S_EP_T1] = et1
+                fs[S_EP_AX] = eax
+                fs[S_EP_AY] = eay
+                fs[S_EP_AZ] = eaz
+                ist[I_EP_N] = epn
+                ist[I_EP_IDX] = epidx
+                ist[I_CLIPPED] = clipped
+                ist[I_BSTARTED] = bstarted
+                n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
+                _start_epoch(fs, ist, eidx, ti, xi, yi, zi)
+                # LOAD
+                btprev = fs[S_BTPREV]
+                sax = fs[S_AX]
+                say = fs[S_AY]
+                saz = fs[S_AZ]
+                erx = fs[S_EP_REFX]
+                ery = fs[S_EP_REFY]
+                erz = fs[S_EP_REFZ]
+                esx = fs[S_EP_SX]
+                esy = fs[S_EP_SY]
+                esz = fs[S_EP_SZ]
+                esxx = fs[S_EP_SXX]
+                esyy = fs[S_EP_SYY]
+                eszz = fs[S_EP_SZZ]
+                eminx = fs[S_EP_MINX]
+                emaxx = fs[S_EP_MAXX]
+                eminy = fs[S_EP_MINY]
+                emaxy = fs[S_EP_MAXY]
+                eminz = fs[S_EP_MINZ]
+                emaxz = fs[S_EP_MAXZ]
+                esm2 = fs[S_EP_SM2]
+                et1 = fs[S_EP_T1]
+                eax = fs[S_EP_AX]
+                eay = fs[S_EP_AY]
+                eaz = fs[S_EP_AZ]
+                epn = ist[I_EP_N]
+                epidx = ist[I_EP_IDX]
+                clipped = ist[I_CLIPPED]
+                bstarted = ist[I_BSTARTED]
+                ep_next = (epidx + 1) * epoch_s
+        sax += aalpha * (xi - sax)
+        say += aalpha * (yi - say)
+        saz += aalpha * (zi - saz)
+        dx = xi - erx
+        dy = yi - ery
+        dz = zi - erz
+        esx += dx
+        esy += dy
+        esz += dz
+        esxx += dx * dx
+        esyy += dy * dy
+        eszz += dz * dz
+        eminx = min(eminx, xi)
+        emaxx = max(emaxx, xi)
+        eminy = min(eminy, yi)
+        emaxy = max(emaxy, yi)
+        eminz = min(eminz, zi)
+        emaxz = max(emaxz, zi)
+        esm2 += m2[i]
+        eax += sax
+        eay += say
+        eaz += saz
+        et1 = ti
+        epn += 1
+        if clip > 0.0:
+            if abs(xi) >= clip or abs(yi) >= clip or abs(zi) >= clip:
+                clipped += 1
+        btprev = ti
+        i += 1
+    # SAVE
+    fs[S_BTPREV] = btprev
+    fs[S_AX] = sax
+    fs[S_AY] = say
+    fs[S_AZ] = saz
+    fs[S_EP_REFX] = erx
+    fs[S_EP_REFY] = ery
+    fs[S_EP_REFZ] = erz
+    fs[S_EP_SX] = esx
+    fs[S_EP_SY] = esy
+    fs[S_EP_SZ] = esz
+    fs[S_EP_SXX] = esxx
+    fs[S_EP_SYY] = esyy
+    fs[S_EP_SZZ] = eszz
+    fs[S_EP_MINX] = eminx
+    fs[S_EP_MAXX] = emaxx
+    fs[S_EP_MINY] = eminy
+    fs[S_EP_MAXY] = emaxy
+    fs[S_EP_MINZ] = eminz
+    fs[S_EP_MAXZ] = emaxz
+    fs[S_EP_SM2] = esm2
+    fs[S_EP_T1] = et1
+    fs[S_EP_AX] = eax
+    fs[S_EP_AY] = eay
+    fs[S_EP_AZ] = eaz
+    ist[I_EP_N] = epn
+    ist[I_EP_IDX] = epidx
+    ist[I_CLIPPED] = clipped
+    ist[I_BSTARTED] = bstarted
+    return i, n_ep
 
 
 @jit

@@ -45,7 +45,8 @@ S_EP_MINX, S_EP_MAXX, S_EP_MINY, S_EP_MAXY, S_EP_MINZ, S_EP_MAXZ = 39, 40, 41, 4
 S_EP_SM2, S_EP_T0, S_EP_T1 = 45, 46, 47
 S_AX, S_AY, S_AZ = 48, 49, 50          # slow orientation low-pass (sleep window angle)
 S_EP_AX, S_EP_AY, S_EP_AZ = 51, 52, 53  # its sums over the epoch
-S_PEND = 54       # start of the pending event row (N_EVENT_COLS values)
+S_BTPREV = 54     # last sample time seen by the epoch pass
+S_PEND = 55       # start of the pending event row (N_EVENT_COLS values)
 
 # ---- event row columns --------------------------------------------------------------
 E_ONSET_T = 0     # first sample above the on-threshold (s)
@@ -85,7 +86,8 @@ I_ZCX, I_ZCY, I_ZCZ, I_SGX, I_SGY, I_SGZ = 5, 6, 7, 8, 9, 10
 I_EVFLAGS, I_PEND, I_BCOUNT, I_RFILL, I_RPOS = 11, 12, 13, 14, 15
 I_EP_IDX, I_EP_N, I_CLIPPED = 16, 17, 18
 I_SNAP_CNT, I_SNAP_FILL, I_SNAP_POS = 19, 20, 21
-N_ISTATE = 22
+I_BSTARTED = 22   # the epoch pass has seen a sample
+N_ISTATE = 23
 
 # ---- epoch row columns --------------------------------------------------------------
 EP_IDX = 0        # floor(t / epoch_s)

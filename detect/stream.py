@@ -74,6 +74,58 @@ def snapshot_count(cfg: DetectorConfig) -> int:
     return max(1, int(math.ceil(cfg.pre_onset_s / cfg.snapshot_s)))
 
 
+class KernelRunner:
+    """The explicit state and output buffers of one stream, and the loop around the kernels.
+
+    Two kernels pass over each chunk: ``process`` (filters, noise floor, events, gaps)
+    and ``epochs`` (5-s statistics), each with its own state in the shared arrays.  The
+    kernels return early when a buffer fills; this loop drains and resumes, so buffer
+    sizes bound memory and never change results.
+    """
+
+    def __init__(self, cfg: DetectorConfig, *, event_rows: int = EVENT_BUFFER_ROWS,
+                 epoch_rows: int = EPOCH_BUFFER_ROWS, gap_rows: int = GAP_BUFFER_ROWS):
+        K = _kernels()
+        self.K = K
+        self.p = kernel_params(cfg)
+        self.fs = np.zeros(L.n_fstate(snapshot_count(cfg)))
+        self.ist = np.zeros(K.N_ISTATE, dtype=np.int64)
+        self.ring = np.zeros(cfg.noise_window_blocks)
+        self.srt = np.zeros(cfg.noise_window_blocks)
+        self.ev_buf = np.zeros((event_rows, K.N_EVENT_COLS))
+        self.ep_buf = np.zeros((epoch_rows, K.N_EPOCH_COLS))
+        self.gap_buf = np.zeros((gap_rows, 2))
+
+    def run(self, t, x, y, z) -> tuple[list, list, list]:
+        """Feed contiguous float64 arrays (n,); return lists of event, epoch and gap arrays."""
+        K = self.K
+        n = t.shape[0]
+        m2 = np.empty(n)
+        evs, eps, gaps = [], [], []
+        i = b = 0
+        while i < n:
+            i, n_ev, n_gap = K.process(t, x, y, z, m2, i, self.p, self.fs, self.ist, self.ring,
+                                       self.srt, self.ev_buf, 0, self.gap_buf, 0)
+            if n_ev:
+                evs.append(self.ev_buf[:n_ev].copy())
+            if n_gap:
+                gaps.append(self.gap_buf[:n_gap].copy())
+            while b < i:
+                b, n_ep = K.epochs(t, x, y, z, m2, b, i, self.p, self.fs, self.ist, self.ep_buf, 0)
+                if n_ep:
+                    eps.append(self.ep_buf[:n_ep].copy())
+        return evs, eps, gaps
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray]:
+        """End of data: (event rows, epoch rows) still held."""
+        n_ev, n_ep = self.K.flush(self.fs, self.ist, self.ev_buf, 0, self.ep_buf, 0)
+        return self.ev_buf[:n_ev].copy(), self.ep_buf[:n_ep].copy()
+
+    @property
+    def clipped(self) -> int:
+        return int(self.ist[self.K.I_CLIPPED])
+
+
 @dataclass(frozen=True)
 class Event:
     """One classified movement.  Times are Unix seconds (UTC), accelerations in g."""
@@ -109,17 +161,11 @@ class Detector:
     """
 
     def __init__(self, config: DetectorConfig):
-        K = _kernels()
         self.config = config
-        self._K = K
-        self._p = kernel_params(config)
-        self._fs = np.zeros(L.n_fstate(snapshot_count(config)))
-        self._is = np.zeros(K.N_ISTATE, dtype=np.int64)
-        self._ring = np.zeros(config.noise_window_blocks)
-        self._srt = np.zeros(config.noise_window_blocks)
-        self._ev_buf = np.zeros((EVENT_BUFFER_ROWS, K.N_EVENT_COLS))
-        self._ep_buf = np.zeros((EPOCH_BUFFER_ROWS, K.N_EPOCH_COLS))
-        self._gap_buf = np.zeros((GAP_BUFFER_ROWS, 2))
+        self._k = KernelRunner(config)
+        self._K = self._k.K
+        self._fs = self._k.fs
+        self._is = self._k.ist
         self._epochs: list[np.ndarray] = []
         self._gaps: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []      # kernel candidates, in onset order
@@ -155,14 +201,7 @@ class Detector:
         self._check_chunk(t, x, y, z)
         if self._first_t is None:
             self._first_t = float(t[0])
-        K = self._K
-        i = 0
-        while i < n:
-            i, n_ev, n_ep, n_gap = K.process(
-                t, x, y, z, i, self._p, self._fs, self._is, self._ring, self._srt,
-                self._ev_buf, 0, self._ep_buf, 0, self._gap_buf, 0,
-            )
-            self._drain(n_ev, n_ep, n_gap)
+        self._drain(*self._k.run(t, x, y, z))
         self._last_t = float(t[-1])
         self._n_samples += n
         return self._finalize(end_of_data=False)
@@ -190,15 +229,13 @@ class Detector:
                 f"{self._last_t:.6f}"
             )
 
-    def _drain(self, n_ev: int, n_ep: int, n_gap: int) -> None:
-        if n_ep:
-            self._epochs.append(self._ep_buf[:n_ep].copy())
-        if n_gap:
-            self._gaps.append(self._gap_buf[:n_gap].copy())
-        for r in range(n_ev):
-            row = self._ev_buf[r].copy()
-            self._rows.append(row)
-            self._kinds.append(base_kind(row, self.config))
+    def _drain(self, evs: list, eps: list, gaps: list) -> None:
+        self._epochs.extend(eps)
+        self._gaps.extend(gaps)
+        for block in evs:
+            for row in block:
+                self._rows.append(row)
+                self._kinds.append(base_kind(row, self.config))
 
     # ------------------------------------------------------------------ events
     def _open_onset(self) -> float:
@@ -271,8 +308,8 @@ class Detector:
         if self._first_t is None:
             raise InputError("no samples were fed: nothing to analyse")
         K = self._K
-        n_ev, n_ep = K.flush(self._fs, self._is, self._ev_buf, 0, self._ep_buf, 0)
-        self._drain(n_ev, n_ep, 0)
+        ev, ep = self._k.flush()
+        self._drain([ev], [ep], [])
         self._finalize(end_of_data=True)
         self._finished = True
         from .night import build_result
@@ -280,7 +317,7 @@ class Detector:
         epochs = np.concatenate(self._epochs) if self._epochs else np.zeros((0, K.N_EPOCH_COLS))
         gaps = np.concatenate(self._gaps) if self._gaps else np.zeros((0, 2))
         if clipped_samples is None:
-            clipped_samples = int(self._is[K.I_CLIPPED])
+            clipped_samples = self._k.clipped
         return build_result(
             config=self.config,
             events=self._events,

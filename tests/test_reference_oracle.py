@@ -34,34 +34,21 @@ def run_kernel(t, x, y, z, cfg, *, chunks=None, ev_rows=8, ep_rows=8, gap_rows=2
     Small output buffers on purpose: the early-return-and-resume path runs many times.
     Returns (events, epochs, gaps, istate).
     """
-    from detect import kernels_numba as K
+    from detect.stream import KernelRunner
 
-    p = kernel_params(cfg)
-    fs = np.zeros(L.n_fstate(snapshot_count(cfg)))
-    ist = np.zeros(K.N_ISTATE, dtype=np.int64)
-    ring = np.zeros(cfg.noise_window_blocks)
-    srt = np.zeros(cfg.noise_window_blocks)
-    ev_buf = np.zeros((ev_rows, K.N_EVENT_COLS))
-    ep_buf = np.zeros((ep_rows, K.N_EPOCH_COLS))
-    gap_buf = np.zeros((gap_rows, 2))
-    evs, eps, gaps = [], [], []
-
-    def drain(n_ev, n_ep, n_gap):
-        evs.append(ev_buf[:n_ev].copy())
-        eps.append(ep_buf[:n_ep].copy())
-        gaps.append(gap_buf[:n_gap].copy())
-
+    kr = KernelRunner(cfg, event_rows=ev_rows, epoch_rows=ep_rows, gap_rows=gap_rows)
+    evs, eps, gaps = [np.zeros((0, L.N_EVENT_COLS))], [np.zeros((0, L.N_EPOCH_COLS))], [np.zeros((0, 2))]
     n = t.size
     bounds = [0, n] if chunks is None else sorted({0, n, *[c for c in chunks if 0 < c < n]})
     for a, b in zip(bounds[:-1], bounds[1:]):
-        args = [np.ascontiguousarray(v[a:b], dtype=np.float64) for v in (t, x, y, z)]
-        i = 0
-        while i < b - a:
-            i, n_ev, n_ep, n_gap = K.process(*args, i, p, fs, ist, ring, srt,
-                                             ev_buf, 0, ep_buf, 0, gap_buf, 0)
-            drain(n_ev, n_ep, n_gap)
-    n_ev, n_ep = K.flush(fs, ist, ev_buf, 0, ep_buf, 0)
-    drain(n_ev, n_ep, 0)
+        e, p_, g = kr.run(*[np.ascontiguousarray(v[a:b], dtype=np.float64) for v in (t, x, y, z)])
+        evs += e
+        eps += p_
+        gaps += g
+    e, p_ = kr.flush()
+    evs.append(e)
+    eps.append(p_)
+    ist = kr.ist
     return np.concatenate(evs), np.concatenate(eps), np.concatenate(gaps), ist
 
 
