@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from .classify import apply_context, base_kind, confidence, flag_text, orientation_change_deg, span_s
 from . import layout as L
 from .config import DetectorConfig
 from .errors import InputError, StateError
+from .filters import butter2_highpass
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,8 @@ def kernel_params(cfg: DetectorConfig) -> np.ndarray:
     K = _kernels()
     p = np.zeros(K.N_PARAMS)
     fs = cfg.sample_rate_hz
-    sos = signal.butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")[0]
     p[K.P_FS] = fs
-    p[K.P_B0], p[K.P_B1], p[K.P_B2] = sos[0], sos[1], sos[2]
-    p[K.P_A1], p[K.P_A2] = sos[4], sos[5]
+    p[K.P_B0], p[K.P_B1], p[K.P_B2], p[K.P_A1], p[K.P_A2] = butter2_highpass(cfg.highpass_hz, fs)
     p[K.P_GALPHA] = 1.0 - math.exp(-2.0 * math.pi * cfg.gravity_lowpass_hz / fs)
     p[K.P_MAXDT] = cfg.max_contiguous_dt_s
     p[K.P_NBLOCK] = max(1, int(round(cfg.noise_block_s * fs)))

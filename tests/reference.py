@@ -39,8 +39,16 @@ OTHER = "other_movement"
 
 # ----------------------------------------------------------------------------- parameters
 def highpass_sos(cfg: DetectorConfig) -> np.ndarray:
-    """2nd-order Butterworth high-pass, one section, shape (1, 6)."""
-    return signal.butter(2, cfg.highpass_hz, btype="highpass", fs=cfg.sample_rate_hz, output="sos")
+    """2nd-order Butterworth high-pass, one section, shape (1, 6).
+
+    The design is a parameter of the algorithm, not part of it: the coefficients are the
+    kernel's (detect.filters, itself checked against scipy.signal.butter in
+    tests/test_filters.py), so that both sides filter with the very same numbers.
+    """
+    from detect.filters import butter2_highpass
+
+    b0, b1, b2, a1, a2 = butter2_highpass(cfg.highpass_hz, cfg.sample_rate_hz)
+    return np.array([[b0, b1, b2, 1.0, a1, a2]])
 
 
 def one_pole_alpha(corner_hz: float, cfg: DetectorConfig) -> float:
