@@ -29,35 +29,6 @@ from .layout import *  # noqa: F401,F403  (slot and column indices)
 
 
 @jit
-def _reset_filters(fs, ist, p, x, y, z):
-    """Start the filters at the steady state of a constant input (x, y, z).
-
-    The high-pass then outputs exactly 0 on this sample (no start-up transient: a gap
-    must not look like a jerk), the gravity estimate starts at the sample itself.
-    """
-    b0 = p[P_B0]
-    b1 = p[P_B1]
-    fs[S_Z1X] = -b0 * x
-    fs[S_Z2X] = -(b0 + b1) * x
-    fs[S_Z1Y] = -b0 * y
-    fs[S_Z2Y] = -(b0 + b1) * y
-    fs[S_Z1Z] = -b0 * z
-    fs[S_Z2Z] = -(b0 + b1) * z
-    fs[S_GX] = x
-    fs[S_GY] = y
-    fs[S_GZ] = z
-    fs[S_XPREV] = x
-    fs[S_YPREV] = y
-    fs[S_ZPREV] = z
-    fs[S_BSUM] = 0.0
-    ist[I_BCOUNT] = 0
-    # orientation before a gap says nothing about the time after it
-    ist[I_SNAP_CNT] = 0
-    ist[I_SNAP_FILL] = 0
-    ist[I_SNAP_POS] = 0
-
-
-@jit
 def _snapshot_gravity(fs, ist, gx, gy, gz):
     """Store the gravity estimate in the snapshot ring (the last few seconds of orientation)."""
     cap = (fs.shape[0] - S_SNAP) // 3
@@ -198,55 +169,36 @@ def _close_event(fs, ist, flags):
 
 
 @jit
-def _emit_epoch(fs, ist, ep_out, n_ep):
-    n = ist[I_EP_N]
-    if n == 0:
-        return n_ep
-    row = ep_out[n_ep]
-    row[EP_IDX] = ist[I_EP_IDX]
+def _write_epoch(row, idx, n, rx, ry, rz, sx, sy, sz, sxx, syy, szz,
+                 minx, maxx, miny, maxy, minz, maxz, sm2, sax, say, saz, t0, t1):
+    """Fill one epoch row from the accumulators (sums are of deviations from the
+    epoch's first sample (rx, ry, rz): no cancellation near 1 g)."""
+    row[EP_IDX] = idx
     row[EP_N] = n
-    # sums are of deviations from the epoch's first sample: no cancellation near 1 g
-    for a in range(3):
-        m = fs[S_EP_SX + a] / n
-        row[EP_MX + a] = fs[S_EP_REFX + a] + m
-        v = fs[S_EP_SXX + a] / n - m * m
-        row[EP_SDX + a] = math.sqrt(v) if v > 0.0 else 0.0
-    row[EP_MINX] = fs[S_EP_MINX]
-    row[EP_MAXX] = fs[S_EP_MAXX]
-    row[EP_MINY] = fs[S_EP_MINY]
-    row[EP_MAXY] = fs[S_EP_MAXY]
-    row[EP_MINZ] = fs[S_EP_MINZ]
-    row[EP_MAXZ] = fs[S_EP_MAXZ]
-    row[EP_MS] = fs[S_EP_SM2] / n
-    row[EP_T0] = fs[S_EP_T0]
-    row[EP_T1] = fs[S_EP_T1]
-    row[EP_AX] = fs[S_EP_AX] / n
-    row[EP_AY] = fs[S_EP_AY] / n
-    row[EP_AZ] = fs[S_EP_AZ] / n
-    ist[I_EP_N] = 0
-    return n_ep + 1
-
-
-@jit
-def _start_epoch(fs, ist, idx, t, x, y, z):
-    ist[I_EP_IDX] = idx
-    ist[I_EP_N] = 0
-    fs[S_EP_REFX] = x
-    fs[S_EP_REFY] = y
-    fs[S_EP_REFZ] = z
-    for k in range(S_EP_SX, S_EP_SZZ + 1):
-        fs[k] = 0.0
-    fs[S_EP_MINX] = x
-    fs[S_EP_MAXX] = x
-    fs[S_EP_MINY] = y
-    fs[S_EP_MAXY] = y
-    fs[S_EP_MINZ] = z
-    fs[S_EP_MAXZ] = z
-    fs[S_EP_SM2] = 0.0
-    fs[S_EP_AX] = 0.0
-    fs[S_EP_AY] = 0.0
-    fs[S_EP_AZ] = 0.0
-    fs[S_EP_T0] = t
+    mx = sx / n
+    my = sy / n
+    mz = sz / n
+    row[EP_MX] = rx + mx
+    row[EP_MY] = ry + my
+    row[EP_MZ] = rz + mz
+    vx = sxx / n - mx * mx
+    vy = syy / n - my * my
+    vz = szz / n - mz * mz
+    row[EP_SDX] = math.sqrt(vx) if vx > 0.0 else 0.0
+    row[EP_SDY] = math.sqrt(vy) if vy > 0.0 else 0.0
+    row[EP_SDZ] = math.sqrt(vz) if vz > 0.0 else 0.0
+    row[EP_MINX] = minx
+    row[EP_MAXX] = maxx
+    row[EP_MINY] = miny
+    row[EP_MAXY] = maxy
+    row[EP_MINZ] = minz
+    row[EP_MAXZ] = maxz
+    row[EP_MS] = sm2 / n
+    row[EP_T0] = t0
+    row[EP_T1] = t1
+    row[EP_AX] = sax / n
+    row[EP_AY] = say / n
+    row[EP_AZ] = saz / n
 
 
 @jit
@@ -287,8 +239,8 @@ def process(t, x, y, z, m2_out, start, p, fs, ist, ring, srt, ev_out, n_ev, gap_
         the caller must drain it and call again from ``next_sample``.
 
     The per-sample state lives in local variables inside the loop (so the compiler keeps
-    it in registers) and goes back to ``fs``/``ist`` around every call of a helper that
-    reads it and on return: "SAVE" and "LOAD" mark those places.
+    it in registers); it is read from ``fs``/``ist`` on entry and written back on return.
+    Event state, touched only during events, stays in ``fs``.
     """
     n = t.shape[0]
     cap_ev = ev_out.shape[0]
@@ -307,7 +259,7 @@ def process(t, x, y, z, m2_out, start, p, fs, ist, ring, srt, ev_out, n_ev, gap_
     settle = p[P_SETTLE]
     snap_n = int(p[P_SNAP_N])
     fs2 = fsamp * fsamp
-    # LOAD
+    # the per-sample state, into locals (written back on return)
     tprev = fs[S_TPREV]
     xprev = fs[S_XPREV]
     yprev = fs[S_YPREV]
@@ -341,68 +293,43 @@ def process(t, x, y, z, m2_out, start, p, fs, ist, ring, srt, ev_out, n_ev, gap_
         zi = z[i]
         if started == 0 or ti - tprev > maxdt:
             # first sample, or a gap: cut what is open with the orientation known before
-            # it, then restart the filters (rare path: goes through the state arrays)
-            # SAVE
-            fs[S_TPREV] = tprev
-            fs[S_XPREV] = xprev
-            fs[S_YPREV] = yprev
-            fs[S_ZPREV] = zprev
-            fs[S_Z1X] = z1x
-            fs[S_Z2X] = z2x
-            fs[S_Z1Y] = z1y
-            fs[S_Z2Y] = z2y
-            fs[S_Z1Z] = z1z
-            fs[S_Z2Z] = z2z
-            fs[S_GX] = gx
-            fs[S_GY] = gy
-            fs[S_GZ] = gz
-            fs[S_BSUM] = bsum
-            fs[S_THRON2] = thron2
-            fs[S_THROFF2] = throff2
-            ist[I_BCOUNT] = bcount
-            ist[I_SNAP_CNT] = snapcnt
-            ist[I_NSEEN] = nseen
-            ist[I_INEV] = inev
-            ist[I_PEND] = pend
-            ist[I_STARTED] = started
+            # it, then restart the filters
             if started == 0:
-                ist[I_STARTED] = 1
+                started = 1
                 fs[S_NOISE_MS] = p[P_NOISE0]
-                fs[S_THRON2] = max(p[P_KON2] * p[P_NOISE0], p[P_MINON2])
-                fs[S_THROFF2] = max(p[P_KOFF2] * p[P_NOISE0], p[P_MINOFF2])
+                thron2 = max(p[P_KON2] * p[P_NOISE0], p[P_MINON2])
+                throff2 = max(p[P_KOFF2] * p[P_NOISE0], p[P_MINOFF2])
             else:
-                if ist[I_PEND] == 1:
+                if pend == 1:
                     n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, F_CUT_BY_GAP)
-                if ist[I_INEV] == 1:
+                    pend = 0
+                if inev == 1:
                     _close_event(fs, ist, F_CUT_BY_GAP)
                     n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
+                    inev = 0
                 gap_out[n_gap, 0] = tprev
                 gap_out[n_gap, 1] = ti
                 n_gap += 1
-            _reset_filters(fs, ist, p, xi, yi, zi)
-            # LOAD
-            tprev = fs[S_TPREV]
-            xprev = fs[S_XPREV]
-            yprev = fs[S_YPREV]
-            zprev = fs[S_ZPREV]
-            z1x = fs[S_Z1X]
-            z2x = fs[S_Z2X]
-            z1y = fs[S_Z1Y]
-            z2y = fs[S_Z2Y]
-            z1z = fs[S_Z1Z]
-            z2z = fs[S_Z2Z]
-            gx = fs[S_GX]
-            gy = fs[S_GY]
-            gz = fs[S_GZ]
-            bsum = fs[S_BSUM]
-            thron2 = fs[S_THRON2]
-            throff2 = fs[S_THROFF2]
-            bcount = ist[I_BCOUNT]
-            snapcnt = ist[I_SNAP_CNT]
-            nseen = ist[I_NSEEN]
-            inev = ist[I_INEV]
-            pend = ist[I_PEND]
-            started = ist[I_STARTED]
+            # steady state of a constant input: the high-pass outputs exactly 0 on this
+            # sample (a gap must not look like a jerk); gravity starts at the sample
+            z1x = -b0 * xi
+            z2x = -(b0 + b1) * xi
+            z1y = -b0 * yi
+            z2y = -(b0 + b1) * yi
+            z1z = -b0 * zi
+            z2z = -(b0 + b1) * zi
+            gx = xi
+            gy = yi
+            gz = zi
+            xprev = xi
+            yprev = yi
+            zprev = zi
+            bsum = 0.0
+            bcount = 0
+            # orientation before a gap says nothing about the time after it
+            snapcnt = 0
+            ist[I_SNAP_FILL] = 0
+            ist[I_SNAP_POS] = 0
 
         # ---- gravity-free signal: biquad high-pass per axis (transposed direct form II)
         hx = b0 * xi + z1x
@@ -521,7 +448,7 @@ def process(t, x, y, z, m2_out, start, p, fs, ist, ring, srt, ev_out, n_ev, gap_
         zprev = zi
         nseen += 1
         i += 1
-    # SAVE
+    # the per-sample state, back into the arrays
     fs[S_TPREV] = tprev
     fs[S_XPREV] = xprev
     fs[S_YPREV] = yprev
@@ -563,7 +490,7 @@ def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
     maxdt = p[P_MAXDT]
     epoch_s = p[P_EPOCH]
     clip = p[P_CLIP]
-    # LOAD
+    # the state, into locals (written back on return)
     btprev = fs[S_BTPREV]
     sax = fs[S_AX]
     say = fs[S_AY]
@@ -584,6 +511,7 @@ def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
     eminz = fs[S_EP_MINZ]
     emaxz = fs[S_EP_MAXZ]
     esm2 = fs[S_EP_SM2]
+    et0 = fs[S_EP_T0]
     et1 = fs[S_EP_T1]
     eax = fs[S_EP_AX]
     eay = fs[S_EP_AY]
@@ -592,149 +520,45 @@ def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
     epidx = ist[I_EP_IDX]
     clipped = ist[I_CLIPPED]
     bstarted = ist[I_BSTARTED]
+    if bstarted == 0:
+        epidx = -(1 << 62)  # no epoch yet: the first sample opens one
     ep_next = (epidx + 1) * epoch_s
     i = start
     while i < stop:
-        if n_ep + 1 > cap_ep:
-            break
         ti = t[i]
         xi = x[i]
         yi = y[i]
         zi = z[i]
         if bstarted == 0 or ti - btprev > maxdt:
             # slow orientation restarts at the sample after a gap, like the filters
+            bstarted = 1
             sax = xi
             say = yi
             saz = zi
-            if bstarted == 0:
-                bstarted = 1
-                # SAVE
-                fs[S_BTPREV] = btprev
-                fs[S_AX] = sax
-                fs[S_AY] = say
-                fs[S_AZ] = saz
-                fs[S_EP_REFX] = erx
-                fs[S_EP_REFY] = ery
-                fs[S_EP_REFZ] = erz
-                fs[S_EP_SX] = esx
-                fs[S_EP_SY] = esy
-                fs[S_EP_SZ] = esz
-                fs[S_EP_SXX] = esxx
-                fs[S_EP_SYY] = esyy
-                fs[S_EP_SZZ] = eszz
-                fs[S_EP_MINX] = eminx
-                fs[S_EP_MAXX] = emaxx
-                fs[S_EP_MINY] = eminy
-                fs[S_EP_MAXY] = emaxy
-                fs[S_EP_MINZ] = eminz
-                fs[S_EP_MAXZ] = emaxz
-                fs[S_EP_SM2] = esm2
-                fs[S_EP_T1] = et1
-                fs[S_EP_AX] = eax
-                fs[S_EP_AY] = eay
-                fs[S_EP_AZ] = eaz
-                ist[I_EP_N] = epn
-                ist[I_EP_IDX] = epidx
-                ist[I_CLIPPED] = clipped
-                ist[I_BSTARTED] = bstarted
-                _start_epoch(fs, ist, int(math.floor(ti / epoch_s)), ti, xi, yi, zi)
-                # LOAD
-                btprev = fs[S_BTPREV]
-                sax = fs[S_AX]
-                say = fs[S_AY]
-                saz = fs[S_AZ]
-                erx = fs[S_EP_REFX]
-                ery = fs[S_EP_REFY]
-                erz = fs[S_EP_REFZ]
-                esx = fs[S_EP_SX]
-                esy = fs[S_EP_SY]
-                esz = fs[S_EP_SZ]
-                esxx = fs[S_EP_SXX]
-                esyy = fs[S_EP_SYY]
-                eszz = fs[S_EP_SZZ]
-                eminx = fs[S_EP_MINX]
-                emaxx = fs[S_EP_MAXX]
-                eminy = fs[S_EP_MINY]
-                emaxy = fs[S_EP_MAXY]
-                eminz = fs[S_EP_MINZ]
-                emaxz = fs[S_EP_MAXZ]
-                esm2 = fs[S_EP_SM2]
-                et1 = fs[S_EP_T1]
-                eax = fs[S_EP_AX]
-                eay = fs[S_EP_AY]
-                eaz = fs[S_EP_AZ]
-                epn = ist[I_EP_N]
-                epidx = ist[I_EP_IDX]
-                clipped = ist[I_CLIPPED]
-                bstarted = ist[I_BSTARTED]
-                ep_next = (epidx + 1) * epoch_s
-        # The exact floor(t / epoch_s) is computed only near the next boundary: a
-        # division per sample costs more than the accumulators.  The 1-ms margin is far
-        # above the rounding of t / epoch_s (~1e-7 s for present Unix times).
+        # Epochs are aligned to Unix time.  The exact floor(t / epoch_s) is computed only
+        # near the next boundary: a division per sample costs more than the accumulators.
+        # The 1-ms margin is far above the rounding of t / epoch_s (~1e-7 s today).
         if ti >= ep_next - 1e-3:
             eidx = int(math.floor(ti / epoch_s))
             if eidx != epidx:
-                # SAVE
-                fs[S_BTPREV] = btprev
-                fs[S_AX] = sax
-                fs[S_AY] = say
-                fs[S_AZ] = saz
-                fs[S_EP_REFX] = erx
-                fs[S_EP_REFY] = ery
-                fs[S_EP_REFZ] = erz
-                fs[S_EP_SX] = esx
-                fs[S_EP_SY] = esy
-                fs[S_EP_SZ] = esz
-                fs[S_EP_SXX] = esxx
-                fs[S_EP_SYY] = esyy
-                fs[S_EP_SZZ] = eszz
-                fs[S_EP_MINX] = eminx
-                fs[S_EP_MAXX] = emaxx
-                fs[S_EP_MINY] = eminy
-                fs[S_EP_MAXY] = emaxy
-                fs[S_EP_MINZ] = eminz
-                fs[S_EP_MAXZ] = emaxz
-                fs[S_EP_SM2] = esm2
-                fs[S_EP_T1] = et1
-                fs[S_EP_AX] = eax
-                fs[S_EP_AY] = eay
-                fs[S_EP_AZ] = eaz
-                ist[I_EP_N] = epn
-                ist[I_EP_IDX] = epidx
-                ist[I_CLIPPED] = clipped
-                ist[I_BSTARTED] = bstarted
-                n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
-                _start_epoch(fs, ist, eidx, ti, xi, yi, zi)
-                # LOAD
-                btprev = fs[S_BTPREV]
-                sax = fs[S_AX]
-                say = fs[S_AY]
-                saz = fs[S_AZ]
-                erx = fs[S_EP_REFX]
-                ery = fs[S_EP_REFY]
-                erz = fs[S_EP_REFZ]
-                esx = fs[S_EP_SX]
-                esy = fs[S_EP_SY]
-                esz = fs[S_EP_SZ]
-                esxx = fs[S_EP_SXX]
-                esyy = fs[S_EP_SYY]
-                eszz = fs[S_EP_SZZ]
-                eminx = fs[S_EP_MINX]
-                emaxx = fs[S_EP_MAXX]
-                eminy = fs[S_EP_MINY]
-                emaxy = fs[S_EP_MAXY]
-                eminz = fs[S_EP_MINZ]
-                emaxz = fs[S_EP_MAXZ]
-                esm2 = fs[S_EP_SM2]
-                et1 = fs[S_EP_T1]
-                eax = fs[S_EP_AX]
-                eay = fs[S_EP_AY]
-                eaz = fs[S_EP_AZ]
-                epn = ist[I_EP_N]
-                epidx = ist[I_EP_IDX]
-                clipped = ist[I_CLIPPED]
-                bstarted = ist[I_BSTARTED]
+                if epn > 0:
+                    if n_ep + 1 > cap_ep:
+                        break
+                    _write_epoch(ep_out[n_ep], epidx, epn, erx, ery, erz, esx, esy, esz,
+                                 esxx, esyy, eszz, eminx, emaxx, eminy, emaxy, eminz, emaxz,
+                                 esm2, eax, eay, eaz, et0, et1)
+                    n_ep += 1
+                epidx = eidx
                 ep_next = (epidx + 1) * epoch_s
+                epn = 0
+                erx = xi
+                ery = yi
+                erz = zi
+                esx = esy = esz = esxx = esyy = eszz = esm2 = eax = eay = eaz = 0.0
+                eminx = emaxx = xi
+                eminy = emaxy = yi
+                eminz = emaxz = zi
+                et0 = ti
         sax += aalpha * (xi - sax)
         say += aalpha * (yi - say)
         saz += aalpha * (zi - saz)
@@ -764,7 +588,6 @@ def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
                 clipped += 1
         btprev = ti
         i += 1
-    # SAVE
     fs[S_BTPREV] = btprev
     fs[S_AX] = sax
     fs[S_AY] = say
@@ -785,6 +608,7 @@ def epochs(t, x, y, z, m2, start, stop, p, fs, ist, ep_out, n_ep):
     fs[S_EP_MINZ] = eminz
     fs[S_EP_MAXZ] = emaxz
     fs[S_EP_SM2] = esm2
+    fs[S_EP_T0] = et0
     fs[S_EP_T1] = et1
     fs[S_EP_AX] = eax
     fs[S_EP_AY] = eay
@@ -812,5 +636,13 @@ def flush(fs, ist, ev_out, n_ev, ep_out, n_ep):
     if ist[I_INEV] == 1:
         _close_event(fs, ist, F_CUT_BY_END)
         n_ev = _emit_pending(fs, ist, ev_out, n_ev, gx, gy, gz, 0)
-    n_ep = _emit_epoch(fs, ist, ep_out, n_ep)
+    n = ist[I_EP_N]
+    if n > 0:
+        _write_epoch(ep_out[n_ep], ist[I_EP_IDX], n, fs[S_EP_REFX], fs[S_EP_REFY], fs[S_EP_REFZ],
+                     fs[S_EP_SX], fs[S_EP_SY], fs[S_EP_SZ], fs[S_EP_SXX], fs[S_EP_SYY], fs[S_EP_SZZ],
+                     fs[S_EP_MINX], fs[S_EP_MAXX], fs[S_EP_MINY], fs[S_EP_MAXY], fs[S_EP_MINZ],
+                     fs[S_EP_MAXZ], fs[S_EP_SM2], fs[S_EP_AX], fs[S_EP_AY], fs[S_EP_AZ],
+                     fs[S_EP_T0], fs[S_EP_T1])
+        ist[I_EP_N] = 0
+        n_ep += 1
     return n_ev, n_ep
