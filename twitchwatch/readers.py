@@ -5,7 +5,7 @@ gzip).  Night files and device formats plug in here by extension.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,39 @@ G = 9.80665
 
 
 @dataclass(frozen=True)
+class Damage:
+    """Something a reader had to skip or cut, reported, never hidden."""
+
+    kind: str                    # 'corrupt_block' | 'truncated' | 'duplicate' | ...
+    count: int                   # blocks / records / samples affected
+    start_s: float | None = None  # Unix time span affected, when known
+    end_s: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Recording:
-    t: np.ndarray          # (n,) float64 Unix seconds, UTC
-    acc: np.ndarray        # (n, 3) float64 g
-    source: str            # file name, for messages (never written to exports)
+    """One recording, whatever the source format.
+
+    t : (n,) float64 Unix seconds, UTC, strictly increasing; gaps are gaps (no filling).
+    acc : (n, 3) float64 g, gravity included.
+    gyro : (n, 3) float64 deg/s, or None.
+    source : file name, for messages (never written to exports).
+    sample_rate_hz : the device's nominal rate when the file states it.
+    device : what the file says of the device ({'type', 'serial', 'firmware', 'range_g',
+        'placement', ...}); serials stay out of exports unless asked.
+    timezone : IANA zone the file states, if any.
+    damage : what was skipped or cut on the way in.
+    """
+
+    t: np.ndarray
+    acc: np.ndarray
+    source: str
+    gyro: np.ndarray | None = None
+    sample_rate_hz: float | None = None
+    device: dict = field(default_factory=dict)
+    timezone: str | None = None
+    damage: tuple = ()
 
 
 def read_canonical_csv(path: Path, *, units: str = "g") -> Recording:
