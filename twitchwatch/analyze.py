@@ -71,4 +71,8 @@ def run_analyze(input_path: Path, out_dir: Path, *, timezone: str, units: str = 
     rec = read_recording(input_path, units=units)
     result = analyze_recording(rec, timezone=timezone)
     write_outputs(result, out_dir, force=force)
+    if Path(input_path).suffix == ".night":
+        from .store import save_analysis
+
+        save_analysis(input_path, result)  # the night keeps its own events and summary
     return result

@@ -18,13 +18,36 @@ log = logging.getLogger("twitchwatch")
 EXIT_USAGE = 2
 
 
-def _cmd_analyze(args) -> int:
-    from .analyze import run_analyze
+def _zone(args, fallback: str | None = None) -> str:
     from .timezones import check_zone, machine_zone
 
-    tz = check_zone(args.tz) if args.tz else machine_zone()
-    result = run_analyze(Path(args.input), Path(args.out), timezone=tz, units=args.units,
-                         force=args.force)
+    if args.tz:
+        return check_zone(args.tz)
+    return fallback or machine_zone()
+
+
+def _input_path(arg: str, args) -> Path:
+    """A file path, or a night name (YYYY-MM-DD[-label]) in the data directory."""
+    from .nights import data_dir, resolve_night
+
+    p = Path(arg)
+    if p.exists() or not arg[:4].isdigit():
+        return p
+    return resolve_night(arg, data_dir(args.data_dir))
+
+
+def _cmd_analyze(args) -> int:
+    from .analyze import run_analyze
+
+    src = _input_path(args.input, args)
+    stored_zone = None
+    if src.suffix == ".night" and not args.tz:
+        from .store import NightReader
+
+        with NightReader(src) as r:
+            stored_zone = r.timezone
+    tz = _zone(args, stored_zone)
+    result = run_analyze(src, Path(args.out), timezone=tz, units=args.units, force=args.force)
     s = result.summary
     jph = s["jerks_per_hour_sleep"]
     window = s["sleep_window_local"]
@@ -35,6 +58,28 @@ def _cmd_analyze(args) -> int:
         + (f"sleep window {window[0][11:16]}-{window[1][11:16]} {tz}" if window else "no sleep period found")
         + f"; written to {args.out}"
     )
+    return 0
+
+
+def _cmd_convert(args) -> int:
+    from .convert import convert
+
+    src = _input_path(args.input, args)
+    rec = convert(src, Path(args.output), timezone=_zone(args), units=args.units, force=args.force)
+    dur = (rec.t[-1] - rec.t[0]) / 3600.0 if rec.t.size else 0.0
+    damage = "; ".join(f"{d.count} {d.kind.replace('_', ' ')}" for d in rec.damage)
+    print(f"{rec.t.size} samples ({dur:.2f} h) written to {args.output}" + (f"; skipped: {damage}" if damage else ""))
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from .convert import import_recordings
+    from .nights import data_dir
+
+    data = data_dir(args.data_dir)
+    for nid, what in import_recordings([Path(p) for p in args.inputs], data, timezone=_zone(args),
+                                       label=args.label, units=args.units):
+        print(f"{nid}: {what}")
     return 0
 
 
@@ -81,15 +126,35 @@ def build_parser() -> argparse.ArgumentParser:
                     "(accelerometer-detected movement events; never a diagnosis).",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="where night files live (default: $TWITCHWATCH_DATA_DIR, "
+                                           "else the platform's user data folder)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="detect events in one recorded night")
-    a.add_argument("input", help="canonical CSV (time_s,ax_g,ay_g,az_g; .csv or .csv.gz)")
+    a = sub.add_parser("analyze", parents=[common], help="detect events in one recorded night")
+    a.add_argument("input", help="a recording (canonical CSV, night file, .cwa, .bin, .gt3x, phone export) "
+                                 "or a night name such as 2026-11-24")
     a.add_argument("--out", required=True, help="output folder (events.csv, summary.json)")
     a.add_argument("--tz", help="IANA time zone for local hours (default: this machine's)")
     a.add_argument("--units", default="g", choices=["g", "m/s2"], help="units of the acceleration columns")
     a.add_argument("--force", action="store_true", help="replace an existing output folder")
     a.set_defaults(func=_cmd_analyze)
+
+    c = sub.add_parser("convert", parents=[common], help="convert a recording between formats")
+    c.add_argument("input", help="any readable recording, or a night name")
+    c.add_argument("output", help="output file: .night, .csv, .csv.gz or .edf")
+    c.add_argument("--tz", help="IANA zone stored in a night file (default: the file's, else this machine's)")
+    c.add_argument("--units", default="g", choices=["g", "m/s2"], help="units of a canonical CSV input")
+    c.add_argument("--force", action="store_true", help="overwrite an existing output")
+    c.set_defaults(func=_cmd_convert)
+
+    m = sub.add_parser("import", parents=[common],
+                       help="store recordings made elsewhere as night files in the data directory")
+    m.add_argument("inputs", nargs="+", help="recordings (one night file per night is made)")
+    m.add_argument("--label", help="device label for the night names, e.g. ankle")
+    m.add_argument("--tz", help="IANA zone of the nights (default: the file's, else this machine's)")
+    m.add_argument("--units", default="g", choices=["g", "m/s2"], help="units of a canonical CSV input")
+    m.set_defaults(func=_cmd_import)
 
     e = sub.add_parser("evaluate", help="score an analysed night against ground truth")
     e.add_argument("events_dir", help="folder written by analyze")

@@ -90,12 +90,49 @@ def read_canonical_csv(path: Path, *, units: str = "g") -> Recording:
     return Recording(t=np.ascontiguousarray(t), acc=np.ascontiguousarray(acc), source=path.name)
 
 
+#: extension -> (module under twitchwatch, function).  Imported on use: a reader's
+#: dependencies (pygt3x, ...) load only when that format is read.
+READERS = {
+    ".night": ("store.nightfile", "read_night"),
+    ".cwa": ("formats.axivity", "read_cwa"),
+    ".bin": ("formats.geneactiv", "read_geneactiv"),
+    ".gt3x": ("formats.actigraph", "read_gt3x"),
+    ".zip": ("formats.phones", "read_phone_zip"),
+    ".json": ("formats.sensorlogger", "read_sensorlogger"),
+}
+FORMAT_LIST = ("canonical CSV (.csv, .csv.gz), night file (.night), Axivity (.cwa), GENEActiv (.bin), "
+               "ActiGraph (.gt3x), Sensor Logger (.zip, .json or a folder of CSVs), phyphox (.zip)")
+
+
 def read_recording(path: Path, *, units: str = "g") -> Recording:
-    """Read any supported input by its extension."""
-    name = Path(path).name.lower()
+    """Read any supported input by its extension (or a Sensor Logger folder)."""
+    import importlib
+
+    path = Path(path)
+    name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
-        return read_canonical_csv(path, units=units)
-    raise InputFileError(
-        f"{path}: unknown format; supported: canonical CSV (.csv, .csv.gz) with columns "
-        f"{','.join(CANONICAL_COLUMNS)}"
-    )
+        if name.endswith(".csv") and _is_phyphox_csv(path):
+            mod, fn = "formats.phyphox", "read_phyphox"
+        else:
+            return read_canonical_csv(path, units=units)
+    elif path.is_dir():
+        mod, fn = "formats.sensorlogger", "read_sensorlogger"
+    elif not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    else:
+        suffix = path.suffix.lower()
+        if suffix not in READERS:
+            raise InputFileError(f"{path}: unknown format; supported: {FORMAT_LIST}")
+        mod, fn = READERS[suffix]
+    reader = getattr(importlib.import_module(f"twitchwatch.{mod}"), fn)
+    return reader(path)
+
+
+def _is_phyphox_csv(path: Path) -> bool:
+    """phyphox exports start with a '"Time (s)",...' header."""
+    try:
+        with open(path, "r", errors="replace") as f:
+            head = f.readline()
+    except OSError:
+        return False
+    return head.lstrip('\ufeff"').startswith("Time (s)")
