@@ -8,8 +8,9 @@ of the last ``WINDOW_SEGMENTS`` segments.  Device clocks drift by tens of ppm; t
 follows that.  A jump of the device clock (a reset, a clock set) shows as a difference
 far from the line and starts a new fit.
 
-State is explicit and small; mapping never goes backwards (``ClockMap.to_utc`` keeps
-its output strictly increasing).
+State is explicit and small.  The output never jumps: when a refit moves the line, the
+mapping slews towards it by at most ``SLEW`` of the elapsed device time (like adjtime),
+so timestamps stay strictly increasing with spacings within 1 % of the device's.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ SEGMENT_S = 10.0
 WINDOW_SEGMENTS = 180
 #: A difference this far below or above the line is a clock jump, not latency (s).
 JUMP_S = 2.0
+#: Largest share of elapsed time by which the output may be corrected towards the fit.
+SLEW = 0.01
 
 
 @dataclass
@@ -35,7 +38,8 @@ class ClockMap:
     offset: float | None = None                      # host = offset + dev * (1 + drift) at dev=ref
     drift: float = 0.0
     ref_dev: float = 0.0
-    last_utc: float = -np.inf
+    last_utc: float | None = None
+    last_dev: float | None = None
     jumps: int = 0
 
     def observe(self, device_ns: int, host_utc_s: float) -> bool:
@@ -56,6 +60,7 @@ class ClockMap:
                 self.cur_seg = None
                 self.offset = None
                 self.jumps += 1
+                self.last_dev = None  # continuity across a jump would be wrong
                 jumped = True
         seg = int(dev // SEGMENT_S)
         if seg != self.cur_seg:
@@ -91,13 +96,23 @@ class ClockMap:
         return self.offset + (np.asarray(dev_s) - self.ref_dev) * (1.0 + self.drift)
 
     def to_utc(self, device_ns: np.ndarray) -> np.ndarray:
-        """Map device times (ns, increasing) to Unix seconds, strictly increasing overall."""
+        """Map device times (ns, increasing, after the previous call's) to Unix seconds.
+
+        Continuous with the previous call: the first sample lands where the last mapping
+        extrapolates, and the difference to the current fit shrinks by SLEW per second.
+        """
         if self.offset is None:
             raise RuntimeError("ClockMap.to_utc before any observation")
-        t = self._line(np.asarray(device_ns, dtype=np.float64) / 1e9)
-        # never backwards across calls (a refit may move the line by microseconds)
-        floor = np.nextafter(self.last_utc, np.inf)
-        if t.size and t[0] < floor:
-            t = np.maximum(t, floor + np.arange(t.size) * 1e-6)
-        self.last_utc = float(t[-1]) if t.size else self.last_utc
+        dev = np.asarray(device_ns, dtype=np.float64) / 1e9
+        fit = self._line(dev)
+        if self.last_dev is None:
+            corr = 0.0
+        else:
+            elapsed = dev[0] - self.last_dev
+            corr = self.last_utc + elapsed * (1.0 + self.drift) - fit[0]
+            step = SLEW * max(elapsed, 0.0)
+            corr -= min(max(corr, -step), step)
+        t = fit + corr
+        self.last_utc = float(t[-1])
+        self.last_dev = float(dev[-1])
         return t
