@@ -137,7 +137,10 @@ class RecordingSession:
                 if self._elapsed(started) >= (self.settings.duration_s or np.inf):
                     self.stats.ended_by = "duration"
                     break
-                link = await self._link_factory()
+                link = await self._unless_stopped(self._link_factory())
+                if link is None:
+                    self.stats.ended_by = "stop"
+                    break
                 try:
                     await link.connect(self.settings.connect_timeout_s)
                     link.on_disconnect(self._on_disconnect)
@@ -175,6 +178,21 @@ class RecordingSession:
             await self._queue.put(None)
             await consumer
         return self.stats
+
+    async def _unless_stopped(self, coro):
+        """Await ``coro`` (a scan, say) unless a stop request comes first (then None)."""
+        work = asyncio.ensure_future(coro)
+        stop = asyncio.ensure_future(self._stop.wait())
+        done, _ = await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            stop.cancel()
+            return work.result()
+        work.cancel()
+        try:
+            await work
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoned on purpose
+            pass
+        return None
 
     def _elapsed(self, started_ns: int) -> float:
         return (self.ts.mono_ns() - started_ns) / 1e9

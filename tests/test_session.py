@@ -86,3 +86,19 @@ def test_device_stop_and_malformed_frames(tmp_path):
     assert stats.malformed_frames == 2
     assert [g[2] for g in gaps] == ["device_stopped"]
     assert stats.ended_by == "duration"
+
+
+def test_no_bluetooth_is_one_clear_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp_path}/no-such-bus")
+    for cmd in (["scan", "--timeout", "1"], ["record", "--device", "polar", "--duration", "1m",
+                                             "--out", str(tmp_path / "n.night")]):
+        res = subprocess.run([sys.executable, "-m", "twitchwatch", *cmd], capture_output=True, text=True, env=env)
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in res.stderr
+        assert "BlueZ" in lines[0] or "Bluetooth" in lines[0]
+    assert not (tmp_path / "n.night").exists()

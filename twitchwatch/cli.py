@@ -83,6 +83,79 @@ def _cmd_import(args) -> int:
     return 0
 
 
+def _parse_duration(text: str | None) -> float | None:
+    """'8h', '90m', '45s' or seconds -> seconds (None: until stopped)."""
+    if not text:
+        return None
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise TwitchwatchError(f"--duration {text!r}: give a number with h, m or s (e.g. 8h)") from None
+
+
+def _cmd_scan(args) -> int:
+    import asyncio
+
+    from sensor.recorder import scan_devices
+
+    found = asyncio.run(scan_devices(args.timeout, adapter=args.adapter))
+    if not found:
+        print("no BLE devices found; is the band on and near?")
+        return 0
+    print(f"{'profile':<10} {'name':<28} {'address':<19} RSSI")
+    for d in found:
+        print(f"{d.profile or '-':<10} {d.name[:28]:<28} {d.address:<19} {d.rssi if d.rssi is not None else ''}")
+    return 0
+
+
+def _cmd_record(args) -> int:
+    import asyncio
+    import sys as _sys
+    import time
+
+    from detect import Detector, DetectorConfig
+    from sensor.recorder import record
+
+    from .nights import data_dir, night_id
+    from .store import ChannelSpec, NightWriter, save_analysis
+
+    tz = _zone(args)
+    duration = _parse_duration(args.duration)
+    out = {"path": None}
+
+    def writer_factory(found, profile):
+        path = Path(args.out) if args.out else data_dir(args.data_dir) / f"{night_id(time.time(), tz, args.label)}.night"
+        out["path"] = path
+        return NightWriter.create(
+            path, timezone=tz, force=args.force,
+            device={"kind": profile.name, "name": found.name, "address": found.address,
+                    "label": args.label, "placement": args.placement, "settings": profile.settings()},
+            channels=(ChannelSpec("acc", float(args.rate), float(profile.range_g)),))
+
+    def status(stats, elapsed):
+        if _sys.stdout.isatty():
+            h, rem = divmod(int(elapsed), 3600)
+            print(f"\r{h:02d}:{rem // 60:02d}:{rem % 60:02d}  samples {stats.samples:,}  gaps {len(stats.gaps)}"
+                  f"  jerks {stats.jerks}   ", end="", flush=True)
+
+    detector = Detector(DetectorConfig(sample_rate_hz=float(args.rate)))
+    stats, found = asyncio.run(record(wanted=args.device, profile_name=args.profile, rate_hz=args.rate,
+                                      duration_s=duration, writer_factory=writer_factory, detector=detector,
+                                      adapter=args.adapter, on_status=status))
+    if _sys.stdout.isatty():
+        print()
+    if stats.samples:
+        result = detector.finish(timezone=tz)
+        save_analysis(out["path"], result)
+    print(f"recorded {stats.samples:,} samples from {found.name or found.address} into {out['path']}; "
+          f"{len(stats.gaps)} gaps, {stats.reconnects} reconnects, {stats.malformed_frames} malformed frames"
+          f" ({stats.ended_by})")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_dir
 
@@ -156,6 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--units", default="g", choices=["g", "m/s2"], help="units of a canonical CSV input")
     m.set_defaults(func=_cmd_import)
 
+    sc = sub.add_parser("scan", help="list nearby BLE devices and the profile twitchwatch would use")
+    sc.add_argument("--timeout", type=float, default=5.0, help="scan time (s)")
+    sc.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1")
+    sc.set_defaults(func=_cmd_scan)
+
+    r = sub.add_parser("record", parents=[common], help="record a band all night over BLE")
+    r.add_argument("--device", required=True, help="name (or part of it) or address, as `scan` shows")
+    r.add_argument("--profile", default="auto", choices=["auto", "polar"], help="device protocol")
+    r.add_argument("--rate", type=int, default=100, help="accelerometer rate (Hz); 100 or more for jerks")
+    r.add_argument("--duration", help="stop after this long (e.g. 8h, 90m); default: until Ctrl-C")
+    r.add_argument("--out", help="night file to write (default: the data directory, named by the night)")
+    r.add_argument("--label", help="device label for the night name, e.g. ankle")
+    r.add_argument("--placement", default="wrist", help="where the band is worn (wrist, ankle, ...)")
+    r.add_argument("--adapter", help="Bluetooth adapter, e.g. hci0")
+    r.add_argument("--tz", help="IANA zone for the night name and display (default: this machine's)")
+    r.add_argument("--force", action="store_true", help="replace an existing night file")
+    r.set_defaults(func=_cmd_record)
+
     e = sub.add_parser("evaluate", help="score an analysed night against ground truth")
     e.add_argument("events_dir", help="folder written by analyze")
     e.add_argument("truth", help="truth CSV (onset_s, kind, peak_g), e.g. from `simulate --truth`")
@@ -184,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from detect.errors import DetectError
+    from sensor.errors import SensorError
 
     try:
         return args.func(args)
-    except (TwitchwatchError, DetectError) as exc:
+    except (TwitchwatchError, DetectError, SensorError) as exc:
         print(f"twitchwatch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
