@@ -97,7 +97,7 @@ READERS = {
     ".cwa": ("formats.axivity", "read_cwa"),
     ".bin": ("formats.geneactiv", "read_geneactiv"),
     ".gt3x": ("formats.actigraph", "read_gt3x"),
-    ".zip": ("formats.phones", "read_phone_zip"),
+    ".zip": ("formats.phones", "read_phone_export"),
     ".json": ("formats.sensorlogger", "read_sensorlogger"),
 }
 FORMAT_LIST = ("canonical CSV (.csv, .csv.gz), night file (.night), Axivity (.cwa), GENEActiv (.bin), "
@@ -116,7 +116,7 @@ def read_recording(path: Path, *, units: str = "g") -> Recording:
         else:
             return read_canonical_csv(path, units=units)
     elif path.is_dir():
-        mod, fn = "formats.sensorlogger", "read_sensorlogger"
+        mod, fn = "formats.phones", "read_phone_export"
     elif not path.exists():
         raise InputFileError(f"{path}: no such file")
     else:
