@@ -182,3 +182,40 @@ def test_sigkill_at_20_random_moments_loses_at_most_the_last_second(tmp_path):
         if t.size:
             assert abs(t[0] - t_start) < 1e-5
             assert np.allclose(np.diff(t), 1 / 200.0, atol=2e-6)
+
+
+def test_cli_import_analyze_convert(tmp_path):
+    """The commands a user runs: import a recording, analyse the night by its name (the
+    analysis is stored in the night), export it to EDF+ with the events, and back to CSV."""
+    import mne
+
+    env = dict(os.environ, TWITCHWATCH_DATA_DIR=str(tmp_path / "data"))
+
+    def tw(*args):
+        res = subprocess.run([sys.executable, "-m", "twitchwatch", *map(str, args)], capture_output=True,
+                             text=True, env=env, cwd=ROOT)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    example = ROOT / "recordings" / "example-night.csv.gz"
+    assert "2026-11-24" in tw("import", example, "--tz", "Europe/London", "--label", "wrist")
+    assert "already imported" in tw("import", example, "--tz", "Europe/London", "--label", "wrist")
+    out = tw("analyze", "2026-11-24-wrist", "--out", tmp_path / "res")
+    assert "Europe/London" in out  # the zone stored in the night is used for display
+    night = tmp_path / "data" / "2026-11-24-wrist.night"
+    with NightReader(night) as r:
+        stored = r.latest_analysis()
+    assert stored["summary"]["counts"]["jerk"] > 0
+    tw("convert", "2026-11-24-wrist", tmp_path / "n.edf")
+    raw = mne.io.read_raw_edf(tmp_path / "n.edf", verbose="error")
+    kinds = {d.split()[0] for d in raw.annotations.description}
+    assert "jerk" in kinds
+    tw("convert", night, tmp_path / "back.csv")
+    import pandas as pd
+
+    back = pd.read_csv(tmp_path / "back.csv")
+    orig = pd.read_csv(example)
+    np.testing.assert_allclose(back["time_s"].to_numpy(), orig["time_s"].to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(back[["ax_g", "ay_g", "az_g"]].to_numpy(), orig[["ax_g", "ay_g", "az_g"]].to_numpy(),
+                               atol=1e-6)
+    assert os.stat(tmp_path / "n.edf").st_mode & 0o777 == 0o600

@@ -94,9 +94,9 @@ def read_canonical_csv(path: Path, *, units: str = "g") -> Recording:
 #: dependencies (pygt3x, ...) load only when that format is read.
 READERS = {
     ".night": ("store.nightfile", "read_night"),
-    ".cwa": ("formats.axivity", "read_cwa"),
+    ".cwa": ("formats.axivity", "read_axivity"),
     ".bin": ("formats.geneactiv", "read_geneactiv"),
-    ".gt3x": ("formats.actigraph", "read_gt3x"),
+    ".gt3x": ("formats.actigraph", "read_actigraph"),
     ".zip": ("formats.phones", "read_phone_export"),
     ".json": ("formats.sensorlogger", "read_sensorlogger"),
 }
