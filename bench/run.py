@@ -130,8 +130,6 @@ def compile_times() -> tuple[float, float]:
 
 def csv_comparison(hours: float) -> tuple[float, float]:
     """analyze of a canonical CSV vs a minimal pandas + scipy detector on the same file."""
-    from bench.baseline import minimal_detector
-
     t, acc = synthetic_night(100.0, hours, seed=1)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "night.csv"

@@ -9,7 +9,7 @@ under 10 mg, as in GGIR.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ._numba import jit
 
 from .layout import *  # noqa: F401,F403  (slot and column indices)

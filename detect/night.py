@@ -6,7 +6,6 @@ statistics the kernel produced; no raw sample is needed any more.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 

@@ -8,14 +8,12 @@ tuned to one setting.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass
 
-import numpy as np
 
 from twitchwatch.analyze import analyze_arrays
-from twitchwatch.evaluate import compare_onsets, evaluate_events, match_onsets
+from twitchwatch.evaluate import evaluate_events
 from twitchwatch.simulate import NightSettings, simulate_night
 
 #: (name, settings) pairs; seeds differ so no two conditions share a random night.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detect import Detector, DetectorConfig, InputError
+from detect import Detector, DetectorConfig
 
 from .realdata import REAL, daphnet, need, sisfall, umafall
 

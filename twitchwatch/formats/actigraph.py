@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..readers import Damage, Recording
+from .common import keep_strictly_increasing
 
 TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000   # .NET ticks (100 ns since 0001-01-01)
 TICKS_PER_S = 10_000_000
@@ -170,7 +171,7 @@ def _to_recording(path, rows, info, nhanes, ism_enabled, notes, skipped) -> Reco
                              None if last is None else last - shift, note))
     damage += _ism_damage(t, filled, fs)
     t, acc = t[~filled], acc[~filled]
-    t, acc, overlap = _strictly_increasing(t, acc)
+    t, acc, overlap = keep_strictly_increasing(t, acc)
     if overlap:
         damage.append(overlap)
 
@@ -222,18 +223,6 @@ def _ism_damage(t: np.ndarray, filled: np.ndarray, fs: float) -> list:
                           "the last value dropped, left as a gap"))
     return out
 
-
-def _strictly_increasing(t, acc):
-    """Drop samples not after every earlier one (records replayed over a clock step)."""
-    if t.size < 2:
-        return t, acc, None
-    keep = np.r_[True, t[1:] > np.maximum.accumulate(t)[:-1]]
-    if keep.all():
-        return t, acc, None
-    dropped = np.flatnonzero(~keep)
-    d = Damage("time_overlap", int(dropped.size), float(t[dropped[0]]), float(t[dropped[-1]]),
-               "samples timed at or before earlier ones; dropped")
-    return t[keep], acc[keep], d
 
 
 # --------------------------------------------------------------------------------- salvage

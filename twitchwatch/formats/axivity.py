@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..readers import Damage, Recording
+from .common import keep_strictly_increasing
 
 BLOCK = 512
 _MAX_SAMPLES = 480  # bytes of sample data per block
@@ -122,7 +123,7 @@ def read_axivity(path: Path) -> Recording:
         damage.append(Damage("truncated", 1, float(t[-1]) if t.size else None, None,
                              f"file ends {tail} bytes into block {n_blocks}: that partial "
                              f"block is dropped"))
-    t, acc, gyro, overlap = _strictly_increasing(t, acc, gyro)
+    t, acc, gyro, overlap = keep_strictly_increasing(t, acc, gyro)
     if overlap:
         damage.append(overlap)
 
@@ -369,16 +370,3 @@ def _invalid_block_damage(rows, ok, vi, count, t, per_block, freq) -> list:
         out.append(Damage(str(kind[a]), n, start_s, end_s, f"{where}: {why}; skipped"))
     return out
 
-
-def _strictly_increasing(t, acc, gyro):
-    """Drop samples not after every earlier one (a clock set back); report them."""
-    if t.size < 2:
-        return t, acc, gyro, None
-    prev_max = np.maximum.accumulate(t)
-    keep = np.r_[True, t[1:] > prev_max[:-1]]
-    if keep.all():
-        return t, acc, gyro, None
-    dropped = np.flatnonzero(~keep)
-    d = Damage("time_overlap", int(dropped.size), float(t[dropped[0]]), float(t[dropped[-1]]),
-               "samples timed at or before earlier ones (device clock set back); dropped")
-    return t[keep], acc[keep], (gyro[keep] if gyro is not None else None), d

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..readers import Damage, Recording
+from .common import keep_strictly_increasing
 
 SAMPLES_PER_PAGE = 300
 HEX_PER_PAGE = SAMPLES_PER_PAGE * 12
@@ -113,7 +114,7 @@ def read_geneactiv(path: Path) -> Recording:
         drop = np.repeat(bad_hex, n_per_page)
         t, acc = t[~drop], acc[~drop]
     damage += _truncation(hdr["n_pages"], n_found, partial, t)
-    t, acc, overlap = _strictly_increasing(t, acc)
+    t, acc, overlap = keep_strictly_increasing(t, acc)
     if overlap:
         damage.append(overlap)
     return Recording(t=t, acc=acc, source=path.name, sample_rate_hz=hdr["rate_hz"],
@@ -271,15 +272,3 @@ def _corrupt_page_damage(bad: list, good: np.ndarray, good_first: np.ndarray,
         i = j + 1
     return out
 
-
-def _strictly_increasing(t, acc):
-    """Drop samples not after every earlier one (overlapping pages); report them."""
-    if t.size < 2:
-        return t, acc, None
-    keep = np.r_[True, t[1:] > np.maximum.accumulate(t)[:-1]]
-    if keep.all():
-        return t, acc, None
-    dropped = np.flatnonzero(~keep)
-    d = Damage("time_overlap", int(dropped.size), float(t[dropped[0]]), float(t[dropped[-1]]),
-               "samples timed at or before earlier ones (page times overlap); dropped")
-    return t[keep], acc[keep], d

@@ -254,7 +254,7 @@ def _from_folder(path: Path) -> _Export:
         if len(subs) == 1:
             return _from_folder(subs[0])
         raise InputFileError(f"{path}: no per-sensor CSV files in this folder"
-                             + (f" (several sub-folders hold some: give one)" if subs else ""))
+                             + (" (several sub-folders hold some: give one)" if subs else ""))
     exp = _Export(path.name)
     for p in csvs:
         exp.add_csv(p.name, lambda p=p: open(p, "rb"))
