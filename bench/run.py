@@ -176,6 +176,20 @@ def store_figures(hours: float) -> list[tuple]:
     return rows
 
 
+def largest_device_file() -> Path | None:
+    """The largest device recording in ../shared/data/formats that twitchwatch reads."""
+    folder = ROOT.parent / "shared" / "data" / "formats"
+    files = [p for ext in ("*.cwa", "*.gt3x", "*.bin") for p in folder.glob(f"*/{ext}")
+             if not p.name.lower().startswith(("mtx", "genea_"))]
+    return max(files, key=lambda p: p.stat().st_size) if files else None
+
+
+def convert_file(path: Path) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([sys.executable, "-m", "twitchwatch", "convert", str(path), str(Path(d) / "x.night"),
+                        "--tz", "UTC"], check=True, capture_output=True, cwd=ROOT)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="1-hour nights instead of 8 (smoke run)")
@@ -215,6 +229,12 @@ def main() -> None:
     for fs, n, wr, rd, an, size in store_figures(hours):
         print(f"| {fs:g} Hz | {n:,} | {wr:,.0f} | {rd:.2f} | {an:.2f} | {size / 1e6:.0f} MB |")
     print("targets: read an 8-h 100 Hz night in well under 1 s; analyze it in <= 2 s with a warm cache.")
+
+    largest = largest_device_file()
+    if largest is not None:
+        conv_s = best_of(lambda: convert_file(largest), 2)
+        print(f"\nconversion of the largest real device file in ../shared/data/formats ({largest.name}, "
+              f"{largest.stat().st_size / 1e6:.1f} MB) to a night file: {conv_s:.2f} s (whole command)")
 
     csv_hours = 0.5 if args.quick else 3.0
     tw, base = csv_comparison(csv_hours)

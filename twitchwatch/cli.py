@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--units", default="g", choices=["g", "m/s2"], help="units of a canonical CSV input")
     m.set_defaults(func=_cmd_import)
 
-    sc = sub.add_parser("scan", help="list nearby BLE devices and the profile twitchwatch would use")
+    sc = sub.add_parser("scan", parents=[common], help="list nearby BLE devices and the profile twitchwatch would use")
     sc.add_argument("--timeout", type=float, default=5.0, help="scan time (s)")
     sc.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1")
     sc.set_defaults(func=_cmd_scan)
@@ -247,14 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing night file")
     r.set_defaults(func=_cmd_record)
 
-    e = sub.add_parser("evaluate", help="score an analysed night against ground truth")
+    e = sub.add_parser("evaluate", parents=[common], help="score an analysed night against ground truth")
     e.add_argument("events_dir", help="folder written by analyze")
     e.add_argument("truth", help="truth CSV (onset_s, kind, peak_g), e.g. from `simulate --truth`")
     e.add_argument("--tolerance", type=float, default=0.5, help="onset matching tolerance (s)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=_cmd_evaluate)
 
-    s = sub.add_parser("simulate", help="write a simulated night with ground truth")
+    s = sub.add_parser("simulate", parents=[common], help="write a simulated night with ground truth")
     s.add_argument("--out", required=True, help="canonical CSV to write (.csv or .csv.gz)")
     s.add_argument("--truth", help="ground-truth CSV to write")
     s.add_argument("--meta", help="JSON with the settings and the true sleep window")
