@@ -236,6 +236,17 @@ def main() -> None:
         print(f"\nconversion of the largest real device file in ../shared/data/formats ({largest.name}, "
               f"{largest.stat().st_size / 1e6:.1f} MB) to a night file: {conv_s:.2f} s (whole command)")
 
+    from bench.recorder import measure
+
+    print("\nRecorder: one hour of a scripted Polar-like band (session + detector + night file + the band itself)\n")
+    print("| rate | samples | CPU per hour of data | share of one core | resident memory at 5 % -> 100 % of the hour |")
+    print("|---|---|---|---|---|")
+    for fs in (200.0, 416.0):
+        m = measure(fs, hours=0.25 if args.quick else 1.0)
+        print(f"| {fs:g} Hz | {m['samples']:,} | {m['cpu_s']:.1f} s | {100 * m['core_share']:.2f} % | "
+              f"{m['rss_first']:.0f} -> {m['rss_last']:.0f} MB |")
+    print("target: under 2 % of one core and flat memory.")
+
     csv_hours = 0.5 if args.quick else 3.0
     tw, base = csv_comparison(csv_hours)
     print(f"\ncanonical CSV, {csv_hours:g} h at 100 Hz, whole command incl. interpreter start: "

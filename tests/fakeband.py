@@ -47,7 +47,7 @@ def raw_frame(samples_mg: np.ndarray, last_ts_ns: int) -> bytes:
 
 class FakeBand:
     def __init__(self, clock: FastTime, fs: float = 100.0, per_frame: int = 10, *,
-                 drops=(), stalls=(), device_stop_at=None, garbage_at=()):
+                 drops=(), stalls=(), device_stop_at=None, garbage_at=(), log_sent: bool = True):
         self.clock = clock
         self.fs = fs
         self.per_frame = per_frame
@@ -57,6 +57,7 @@ class FakeBand:
         self.device_stop_at = device_stop_at
         self.garbage_at = set(garbage_at)
         self.sent: list[np.ndarray] = []  # sample indices per delivered frame
+        self.log_sent = log_sent            # off for memory benchmarks: the log grows
         self.link: "FakeLink | None" = None
         self.streaming = False
         self.stop_requests = 0
@@ -99,7 +100,8 @@ class FakeBand:
                 self.garbage_at.discard(int(t))
                 link.data_cb(bytes([2, 1, 2, 3]))  # malformed, then the real frame
             link.data_cb(raw_frame(self.signal_mg[idx], last_ns))
-            self.sent.append(idx)
+            if self.log_sent:
+                self.sent.append(idx)
 
 
 class FakeLink:
