@@ -62,7 +62,7 @@ class BleakLink:
         from bleak import BleakClient
         from bleak.exc import BleakError
 
-        kwargs = {"adapter": self._adapter} if self._adapter else {}
+        kwargs = {"bluez": {"adapter": self._adapter}} if self._adapter else {}
         self._client = BleakClient(self._device, disconnected_callback=self._disconnected,
                                    timeout=timeout_s, **kwargs)
         try:
@@ -116,7 +116,7 @@ async def scan(timeout_s: float = 5.0, *, adapter: str | None = None):
         from bleak.exc import BleakError
     except ImportError as exc:  # pragma: no cover - bleak is a dependency
         raise NoAdapterError("bleak is not installed: pip install bleak") from exc
-    kwargs = {"adapter": adapter} if adapter else {}
+    kwargs = {"bluez": {"adapter": adapter}} if adapter else {}
     try:
         found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
     except (BleakError, OSError, FileNotFoundError) as exc:
