@@ -156,6 +156,28 @@ def _cmd_record(args) -> int:
     return 0
 
 
+def _cmd_virtual_band(args) -> int:
+    """A simulated Polar H10 that is a real BlueZ peripheral (sensor/virtual_band)."""
+    from sensor.virtual_band import VirtualBandSettings, parse_faults
+
+    try:
+        parse_faults(args.faults)
+    except ValueError as exc:
+        raise TwitchwatchError(f"--faults: {exc}") from None
+    if args.night and not Path(args.night).exists():
+        raise TwitchwatchError(f"{args.night}: no such file (give a canonical CSV, or leave --night out "
+                               f"for a simulated night)")
+    from sensor.virtual_band.__main__ import main as band_main
+
+    argv = ["--adapter", args.adapter, "--speed", str(args.speed), "--faults", args.faults or ""]
+    if args.night:
+        argv += ["--csv", args.night]
+    if args.loop:
+        argv.append("--loop")
+    print(f"virtual band ({args.profile}) on {args.adapter}; Ctrl-C stops it", flush=True)
+    return band_main(argv)
+
+
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate_dir
 
@@ -246,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tz", help="IANA zone for the night name and display (default: this machine's)")
     r.add_argument("--force", action="store_true", help="replace an existing night file")
     r.set_defaults(func=_cmd_record)
+
+    vb = sub.add_parser("virtual-band", parents=[common],
+                        help="a simulated band that is a real BlueZ peripheral, to try `record` without a band")
+    vb.add_argument("--profile", default="polar-h10", choices=["polar-h10"], help="what the band speaks")
+    vb.add_argument("--adapter", default="hci1", help="adapter to advertise on (not the one `record` uses)")
+    vb.add_argument("--night", help="canonical CSV to replay (default: a simulated night)")
+    vb.add_argument("--faults", default="", help="e.g. 'drop@120s:5s,stall@300s:20s,stop@500s,garbage@200s'")
+    vb.add_argument("--speed", type=float, default=1.0, help="band seconds per wall second")
+    vb.add_argument("--loop", action="store_true", help="replay the night again at its end")
+    vb.set_defaults(func=_cmd_virtual_band)
 
     e = sub.add_parser("evaluate", parents=[common], help="score an analysed night against ground truth")
     e.add_argument("events_dir", help="folder written by analyze")

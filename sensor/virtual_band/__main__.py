@@ -89,9 +89,9 @@ def main(argv=None) -> int:
         asyncio.run(runner())
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear one-line reason for the parent
+    except Exception as exc:  # noqa: BLE001 - one clear line for the user or the parent process
         print(f"virtual band failed: {exc}", file=sys.stderr)
-        raise
+        return 2
     return 0
 
 
