@@ -56,7 +56,10 @@ def test_record_through_bluez_with_a_link_drop(fresh_bluez, tmp_path):
             with NightWriter.create(path, timezone="UTC", channels=(ChannelSpec("acc", 100.0),)) as w:
                 s = RecordingSession(link_factory, PolarProfile(rate_hz=100), w,
                                      Detector(DetectorConfig(sample_rate_hz=100.0)),
-                                     SessionSettings(rate_hz=100.0, duration_s=80.0, watchdog_s=4.0,
+                                     # a long watchdog: on a loaded machine a short one fires
+                                     # spuriously, and BlueZoo cannot recover from a
+                                     # central-side disconnect (see the module docstring)
+                                     SessionSettings(rate_hz=100.0, duration_s=80.0, watchdog_s=30.0,
                                                      connect_timeout_s=15.0),
                                      time_source=clock)
                 return await asyncio.wait_for(s.run(), 180)
@@ -75,9 +78,11 @@ def test_record_through_bluez_with_a_link_drop(fresh_bluez, tmp_path):
     assert stats.duplicate_samples == 0
     reasons = [g[2] for g in gaps]
     assert reasons == ["link_lost"] * len(DROPS), gaps
+    bound = SessionSettings(rate_hz=100.0).backoff.bound_s + 15.0 + 4 * SPEED
     for (a, d), g in zip(DROPS, [g for g in gaps if g[2] == "link_lost"]):
-        # the gap covers the outage, plus the scan and reconnect that follow it
-        # (BlueZoo reports a scan once a second of wall time: up to 2 s of band time here)
-        assert d - 0.5 <= g[1] - g[0] <= d + 4 * SPEED + 4, (a, d, g)
+        # the gap covers the outage and the scan and reconnect after it: at most one backoff
+        # wait, one connect timeout and a few BlueZoo scan periods (1 s of wall time each).
+        # (Against the scripted band the same gap is within 1 s: tests/test_session.py.)
+        assert d - 0.5 <= g[1] - g[0] <= d + bound, (a, d, g)
     assert stats.reconnects == len(DROPS)
     assert truth.events_named("stream_stopped")[-1]["reason"] == "client", "STOP sent on the way out"
