@@ -14,7 +14,7 @@ from twitchwatch.store import ChannelSpec, NightReader, NightWriter
 
 from .fakeband import FakeBand, FakeLink, FastTime
 
-SPEED = 40.0
+SPEED = 20.0
 
 
 def record(tmp_path, band_kwargs, duration_s=600.0):
