@@ -219,3 +219,24 @@ def test_cli_import_analyze_convert(tmp_path):
     np.testing.assert_allclose(back[["ax_g", "ay_g", "az_g"]].to_numpy(), orig[["ax_g", "ay_g", "az_g"]].to_numpy(),
                                atol=1e-6)
     assert os.stat(tmp_path / "n.edf").st_mode & 0o777 == 0o600
+
+
+def test_night_file_analysis_streams_and_matches_the_whole(tmp_path):
+    """A night file is analysed piece by piece; the result equals the in-memory analysis."""
+    from twitchwatch import analyze as A
+
+    t, acc = quiet_with_events(100.0, minutes=8)
+    p = tmp_path / "n.night"
+    write_recording(p, Recording(t=t, acc=acc, source="x.csv", sample_rate_hz=100.0), timezone="UTC")
+    with NightReader(p) as r:
+        t2, a2 = r.read()
+    whole = A.analyze_arrays(t2, a2)
+    old = A.FEED_CHUNK
+    A.FEED_CHUNK = 10_000  # force many pieces
+    try:
+        streamed = A.analyze_night_file(p)
+    finally:
+        A.FEED_CHUNK = old
+    cols = ["onset_t", "kind", "duration_s", "peak_accel_g"]
+    assert streamed.events[cols].equals(whole.events[cols])
+    assert streamed.summary["counts"] == whole.summary["counts"]

@@ -14,7 +14,8 @@ import numpy as np
 
 from detect import Detector, DetectorConfig
 from detect.night import EVENT_COLUMNS, NightResult
-from detect.validate import check_recording
+from detect.errors import InputError
+from detect.validate import MIN_DURATION_S, check_recording
 
 from .atomic import output_folder
 from .readers import Recording, read_recording
@@ -45,6 +46,32 @@ def analyze_arrays(t: np.ndarray, acc: np.ndarray, *, timezone: str = "UTC",
     return det.finish(timezone=timezone)
 
 
+def analyze_night_file(path: Path, *, timezone: str = "UTC") -> NightResult:
+    """Analyse a night file piece by piece (bounded memory, also for week-long files).
+
+    The first piece is validated like a whole recording (rate, units, length); the
+    device range stored with the channel sets the clipping level.
+    """
+    from .store import NightReader
+
+    with NightReader(path) as r:
+        ch = r.channel("acc")
+        span = r.time_span()
+        if span is None or span[1] - span[0] < MIN_DURATION_S:
+            length = 0.0 if span is None else span[1] - span[0]
+            raise InputError(f"{Path(path).name} holds {length:.0f} s of data; need at least "
+                             f"{MIN_DURATION_S / 60:g} minutes to estimate the noise floor")
+        det = None
+        for t, acc in r.iter_chunks(FEED_CHUNK):
+            if det is None:
+                info = check_recording(t, acc, min_duration_s=0.0)
+                rate = ch[1] or info.sample_rate_hz
+                clip = (ch[2] or info.range_g or 0.0) * 0.99
+                det = Detector(DetectorConfig(sample_rate_hz=round(float(rate), 2), clip_g=clip))
+            det.feed(t, acc[:, 0], acc[:, 1], acc[:, 2])
+    return det.finish(timezone=timezone)
+
+
 def analyze_recording(rec: Recording, *, timezone: str = "UTC", config=None) -> NightResult:
     return analyze_arrays(rec.t, rec.acc, timezone=timezone, config=config)
 
@@ -68,11 +95,14 @@ def write_outputs(result: NightResult, out_dir: Path, *, force: bool = False) ->
 
 def run_analyze(input_path: Path, out_dir: Path, *, timezone: str, units: str = "g",
                 force: bool = False) -> NightResult:
-    rec = read_recording(input_path, units=units)
-    result = analyze_recording(rec, timezone=timezone)
-    write_outputs(result, out_dir, force=force)
     if Path(input_path).suffix == ".night":
         from .store import save_analysis
 
+        result = analyze_night_file(input_path, timezone=timezone)
+        write_outputs(result, out_dir, force=force)
         save_analysis(input_path, result)  # the night keeps its own events and summary
+        return result
+    rec = read_recording(input_path, units=units)
+    result = analyze_recording(rec, timezone=timezone)
+    write_outputs(result, out_dir, force=force)
     return result

@@ -375,6 +375,15 @@ class NightReader:
         if batch:
             yield self._decode(batch)
 
+    def time_span(self, kind: str = "acc") -> tuple[float, float] | None:
+        """(first, last) sample time of a channel (Unix s), or None when empty."""
+        ch = self.channel(kind)
+        if ch is None:
+            return None
+        a, b = self._con.execute("SELECT MIN(t0_us), MAX(t_last_us) FROM blocks WHERE channel_id = ?",
+                                 (ch[0],)).fetchone()
+        return None if a is None else (a / 1e6, b / 1e6)
+
     def gaps(self) -> list[tuple[float, float, str]]:
         return [(a / 1e6, b / 1e6, r) for a, b, r in
                 self._con.execute("SELECT start_us, end_us, reason FROM gaps ORDER BY start_us")]
