@@ -108,7 +108,7 @@ def build_result(*, config: DetectorConfig, events, epochs: np.ndarray, gaps: np
     cal = fit(still_points(epochs, cfg))
     nw = nonwear_epochs(epochs, cfg, np.array([e.onset_t for e in events]))
     means = cal.apply(epochs[:, K.EP_AX:K.EP_AZ + 1]) if len(epochs) else np.zeros((0, 3))
-    sw = hdcza(epochs[:, K.EP_IDX].astype(np.int64), angle_z_deg(means), nw, cfg)
+    sw = hdcza(epochs[:, K.EP_IDX].astype(np.int64), angle_z_deg(means), cfg)
     nw_spans = _nonwear_spans(epochs, nw, cfg.epoch_s)
     if sw.found:
         sw_start = max(first_t, sw.start_epoch * cfg.epoch_s - 60.0 * cfg.sleep_onset_margin_min)

@@ -71,13 +71,11 @@ def rolling_median_absdiff(angle: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def hdcza(epoch_idx: np.ndarray, angle: np.ndarray, invalid: np.ndarray,
-          cfg: DetectorConfig) -> SleepWindow:
+def hdcza(epoch_idx: np.ndarray, angle: np.ndarray, cfg: DetectorConfig) -> SleepWindow:
     """Find the sleep period.
 
     epoch_idx : (m,) int, increasing epoch indices that have data.
     angle : (m,) angle-z (degrees) of those epochs.
-    invalid : (m,) bool, non-wear epochs (kept for the record; see step 4).
     """
     if epoch_idx.size == 0:
         return SleepWindow(None, None, None)

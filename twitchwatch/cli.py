@@ -158,7 +158,7 @@ def _cmd_record(args) -> int:
 
 def _cmd_virtual_band(args) -> int:
     """A simulated Polar H10 that is a real BlueZ peripheral (sensor/virtual_band)."""
-    from sensor.virtual_band import VirtualBandSettings, parse_faults
+    from sensor.virtual_band import parse_faults
 
     try:
         parse_faults(args.faults)
