@@ -130,3 +130,6 @@ class PolarProfile:
 
 
 PROFILES = {"polar": PolarProfile}
+
+#: Names accepted by ``record --profile`` (besides ``auto``).
+PROFILE_NAMES = tuple(PROFILES)

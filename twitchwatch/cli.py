@@ -17,6 +17,13 @@ log = logging.getLogger("twitchwatch")
 
 EXIT_USAGE = 2
 
+#: Modules that add their own sub-commands: each has ``register(sub, common)`` taking the
+#: sub-parsers object and the parent parser holding the shared options (--data-dir).
+COMMAND_MODULES = (
+    "twitchwatch.review.commands",   # nights, show, note, trend, export
+    "twitchwatch.batch.commands",    # batch
+)
+
 
 def _zone(args, fallback: str | None = None) -> str:
     from .timezones import check_zone, machine_zone
@@ -215,6 +222,9 @@ def _cmd_simulate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sensor.profiles import PROFILE_NAMES
+    from sensor.virtual_band.profiles import BAND_PROFILES
+
     p = argparse.ArgumentParser(
         prog="twitchwatch",
         description="Count sudden jerks in sleep from a worn accelerometer "
@@ -258,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("record", parents=[common], help="record a band all night over BLE")
     r.add_argument("--device", required=True, help="name (or part of it) or address, as `scan` shows")
-    r.add_argument("--profile", default="auto", choices=["auto", "polar"], help="device protocol")
+    r.add_argument("--profile", default="auto", choices=["auto", *PROFILE_NAMES], help="device protocol")
     r.add_argument("--rate", type=int, default=100, help="accelerometer rate (Hz); 100 or more for jerks")
     r.add_argument("--duration", help="stop after this long (e.g. 8h, 90m); default: until Ctrl-C")
     r.add_argument("--out", help="night file to write (default: the data directory, named by the night)")
@@ -271,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     vb = sub.add_parser("virtual-band", parents=[common],
                         help="a simulated band that is a real BlueZ peripheral, to try `record` without a band")
-    vb.add_argument("--profile", default="polar-h10", choices=["polar-h10"], help="what the band speaks")
+    vb.add_argument("--profile", default="polar-h10", choices=list(BAND_PROFILES), help="what the band speaks")
     vb.add_argument("--adapter", default="hci1", help="adapter to advertise on (not the one `record` uses)")
     vb.add_argument("--night", help="canonical CSV to replay (default: a simulated night)")
     vb.add_argument("--faults", default="", help="e.g. 'drop@120s:5s,stall@300s:20s,stop@500s,garbage@200s'")
@@ -298,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=_cmd_simulate)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
     return p
 
 

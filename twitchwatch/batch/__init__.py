@@ -1,0 +1,1 @@
+"""Batch analysis of many nights on a process pool or a Dask cluster."""

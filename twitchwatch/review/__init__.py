@@ -1,0 +1,1 @@
+"""Review and clinician export: the nights table, notes, trend, pictures and exports."""
