@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputFileError, OutputExistsError, TwitchwatchError
 from ..readers import Damage, Recording
-from .schema import APPLICATION_ID, DDL, SCHEMA_VERSION
+from .schema import APPLICATION_ID, DDL, EPOCHS_DDL, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -403,16 +403,48 @@ class NightReader:
         return int(self._con.execute("SELECT COALESCE(SUM(n), 0) FROM blocks WHERE channel_id = ?",
                                      (ch[0],)).fetchone()[0])
 
+    def read_window(self, t0: float, t1: float, kind: str = "acc") -> tuple[np.ndarray, np.ndarray]:
+        """Samples with t0 <= t <= t1 (Unix s): t (n,), values (n, 3); reads only the blocks
+        that overlap the window (index blocks_by_time)."""
+        ch = self.channel(kind)
+        if ch is None:
+            return np.zeros(0), np.zeros((0, 3))
+        a, b = int(np.floor(t0 * 1e6)), int(np.ceil(t1 * 1e6))
+        rows = self._con.execute(
+            "SELECT t0_us, n, time, data FROM blocks WHERE channel_id = ? AND t0_us <= ? AND t_last_us >= ?"
+            " ORDER BY t0_us", (ch[0], b, a)).fetchall()
+        t, v = self._decode(rows)
+        keep = (t >= t0) & (t <= t1)
+        return t[keep], v[keep]
+
     def latest_analysis(self) -> dict | None:
+        """The newest stored analysis: {'analysis_id', 'created_utc', 'detector_version',
+        'config_hash', 'summary' (dict), 'events' (list of events.csv rows as dicts)}."""
         row = self._con.execute(
-            "SELECT analysis_id, detector_version, config_hash, summary_json FROM analyses"
+            "SELECT analysis_id, detector_version, config_hash, summary_json, created_utc FROM analyses"
             " ORDER BY analysis_id DESC LIMIT 1").fetchone()
         if row is None:
             return None
         events = [json.loads(r[0]) for r in self._con.execute(
             "SELECT row_json FROM events WHERE analysis_id = ? ORDER BY onset_us", (row[0],))]
-        return {"detector_version": row[1], "config_hash": row[2], "summary": json.loads(row[3]),
-                "events": events}
+        return {"analysis_id": row[0], "created_utc": row[4], "detector_version": row[1],
+                "config_hash": row[2], "summary": json.loads(row[3]), "events": events}
+
+    def analysis_epochs(self, analysis_id: int) -> np.ndarray | None:
+        """The 5-s epoch rows stored with an analysis, (m, N_EPOCH_COLS) float64, or None
+        (older files, or an analysis stored without them)."""
+        if self._con.execute("SELECT 1 FROM sqlite_master WHERE name = 'analysis_epochs'").fetchone() is None:
+            return None
+        row = self._con.execute("SELECT n_rows, n_cols, data FROM analysis_epochs WHERE analysis_id = ?",
+                                (analysis_id,)).fetchone()
+        if row is None:
+            return None
+        return np.frombuffer(row[2], dtype="<f8").reshape(row[0], row[1]).copy()
+
+    def notes(self) -> list[dict]:
+        """Notes in the order they were written: [{'created_utc', 'text', 'tag'}]."""
+        return [{"created_utc": c, "text": t, "tag": g} for c, t, g in self._con.execute(
+            "SELECT created_utc, text, tag FROM notes ORDER BY note_id")]
 
     def to_recording(self) -> Recording:
         t, acc = self.read("acc")
@@ -434,6 +466,7 @@ def save_analysis(path: Path, result) -> None:
     con = _connect(Path(path))
     try:
         s = result.summary
+        con.executescript(EPOCHS_DDL)
         con.execute("BEGIN")
         cur = con.execute(
             "INSERT INTO analyses(created_utc, detector_version, config_hash, config_json, summary_json)"
@@ -449,11 +482,29 @@ def save_analysis(path: Path, result) -> None:
                                      if k != "onset_t"})))
         con.executemany("INSERT INTO events(analysis_id, onset_us, duration_s, kind, row_json) VALUES (?, ?, ?, ?, ?)",
                         rows)
+        ep = np.ascontiguousarray(np.asarray(result.epochs, dtype="<f8"))
+        if ep.ndim == 2:
+            con.execute("INSERT INTO analysis_epochs(analysis_id, n_rows, n_cols, data) VALUES (?, ?, ?, ?)",
+                        (aid, ep.shape[0], ep.shape[1], ep.tobytes()))
         con.execute("COMMIT")
     except sqlite3.OperationalError as exc:
         raise StoreError(f"cannot store the analysis in {path}: {exc}") from exc
     finally:
         con.close()
+
+
+def add_note(path: Path, text: str, tag: str | None = None) -> dict:
+    """Append a note (and an optional tag) to a night file; returns the stored note."""
+    note = {"created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "text": text, "tag": tag}
+    con = _connect(Path(path))
+    try:
+        con.execute("INSERT INTO notes(created_utc, text, tag) VALUES (?, ?, ?)",
+                    (note["created_utc"], text, tag))
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot write the note into {path}: {exc}") from exc
+    finally:
+        con.close()
+    return note
 
 
 def write_recording(path: Path, rec: Recording, *, timezone: str, force: bool = False,

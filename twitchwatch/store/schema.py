@@ -88,6 +88,15 @@ CREATE TABLE events (
     kind        TEXT NOT NULL,
     row_json    TEXT NOT NULL           -- the full events.csv row
 );
+-- The 5-s epoch statistics of an analysis (detect/layout.py EP_* columns), for pictures:
+-- float64 little-endian, n_rows x n_cols, row-major.  Files made before this table existed
+-- get it on their next analysis (CREATE TABLE IF NOT EXISTS).
+CREATE TABLE analysis_epochs (
+    analysis_id INTEGER PRIMARY KEY REFERENCES analyses(analysis_id),
+    n_rows      INTEGER NOT NULL,
+    n_cols      INTEGER NOT NULL,
+    data        BLOB NOT NULL
+);
 CREATE TABLE notes (
     note_id     INTEGER PRIMARY KEY,
     created_utc TEXT NOT NULL,
@@ -95,3 +104,8 @@ CREATE TABLE notes (
     tag         TEXT
 );
 """
+
+#: Added after the first files were written: created on demand in older files.
+EPOCHS_DDL = DDL[DDL.index("CREATE TABLE analysis_epochs"):DDL.index("CREATE TABLE notes")].replace(
+    "CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+
