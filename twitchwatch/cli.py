@@ -131,6 +131,13 @@ def _cmd_record(args) -> int:
 
     tz = _zone(args)
     duration = _parse_duration(args.duration)
+    if args.source != "ble":
+        return _record_wifi(args, tz, duration)
+    if not args.device:
+        raise TwitchwatchError("record --source ble needs --device (a name or address, as `twitchwatch scan` "
+                               "shows); for a phone over Wi-Fi use --source sensorlogger or --source phyphox")
+    if args.rate is None:
+        args.rate = 100
     out = {"path": None}
 
     def writer_factory(found, profile):
@@ -163,8 +170,67 @@ def _cmd_record(args) -> int:
     return 0
 
 
+def _record_wifi(args, tz: str, duration: float | None) -> int:
+    """record --source sensorlogger|phyphox: a phone over Wi-Fi (sensor/wifi)."""
+    import asyncio
+    import sys as _sys
+    import time
+
+    from sensor.wifi.record import record_phyphox, record_sensorlogger
+
+    from .nights import data_dir, night_id
+    from .store import save_analysis
+
+    path = Path(args.out) if args.out else data_dir(args.data_dir) / f"{night_id(time.time(), tz, args.label)}.night"
+
+    def status(stats, elapsed):
+        if _sys.stdout.isatty():
+            h, rem = divmod(int(elapsed), 3600)
+            print(f"\r{h:02d}:{rem // 60:02d}:{rem % 60:02d}  samples {stats.samples:,}  gaps {len(stats.gaps)}"
+                  f"  jerks {stats.jerks}   ", end="", flush=True)
+
+    def announce(text: str, warning: bool = False) -> None:
+        print(("twitchwatch: warning: " if warning else "") + text, file=_sys.stderr if warning else _sys.stdout,
+              flush=True)
+
+    common = dict(path=path, timezone=tz, force=args.force, rate_hz=args.rate, duration_s=duration,
+                  label=args.label, placement=args.placement, on_status=status, announce=announce)
+    if args.source == "sensorlogger":
+        if args.url:
+            raise TwitchwatchError("--url is for --source phyphox; Sensor Logger pushes to us: use --listen")
+        result = asyncio.run(record_sensorlogger(listen=args.listen, primary=args.stream, **common))
+    else:
+        if not args.url:
+            raise TwitchwatchError("record --source phyphox needs --url (the address phyphox shows when "
+                                   "remote access is on, e.g. http://192.168.1.23:8080)")
+        if args.listen:
+            raise TwitchwatchError("--listen is for --source sensorlogger; phyphox is polled at --url")
+        result = asyncio.run(record_phyphox(url=args.url, **common))
+    stats = result.stats
+    if _sys.stdout.isatty():
+        print()
+    if stats.samples and result.detector is not None:
+        save_analysis(path, result.detector.finish(timezone=tz))
+    extra = []
+    if args.source == "sensorlogger":
+        extra.append(f"{stats.other_samples:,} samples of the other stream")
+        if stats.duplicate_batches:
+            extra.append(f"{stats.duplicate_batches} repeated batches ignored")
+        refused = sum(stats.rejected.values())
+        if refused:
+            extra.append(f"{refused} requests refused")
+    else:
+        extra.append(f"{stats.reconnects} reconnects, {stats.restarts} experiment restarts")
+    if stats.late_samples:
+        extra.append(f"{stats.late_samples} late samples dropped")
+    print(f"recorded {stats.samples:,} samples from {args.source} into {path}; {len(stats.gaps)} gaps; "
+          + "; ".join(extra) + f" ({stats.ended_by})")
+    return 0
+
+
 def _cmd_virtual_band(args) -> int:
-    """A simulated Polar H10 that is a real BlueZ peripheral (sensor/virtual_band)."""
+    """A simulated band that is a real BlueZ peripheral (sensor/virtual_band); --profile
+    picks what it speaks (Polar H10 or Verity Sense, an open-IMU band, a Movesense)."""
     from sensor.virtual_band import parse_faults
 
     try:
@@ -176,7 +242,8 @@ def _cmd_virtual_band(args) -> int:
                                f"for a simulated night)")
     from sensor.virtual_band.__main__ import main as band_main
 
-    argv = ["--adapter", args.adapter, "--speed", str(args.speed), "--faults", args.faults or ""]
+    argv = ["--adapter", args.adapter, "--profile", args.profile, "--speed", str(args.speed),
+            "--faults", args.faults or ""]
     if args.night:
         argv += ["--csv", args.night]
     if args.loop:
@@ -266,10 +333,23 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1")
     sc.set_defaults(func=_cmd_scan)
 
-    r = sub.add_parser("record", parents=[common], help="record a band all night over BLE")
-    r.add_argument("--device", required=True, help="name (or part of it) or address, as `scan` shows")
-    r.add_argument("--profile", default="auto", choices=["auto", *PROFILE_NAMES], help="device protocol")
-    r.add_argument("--rate", type=int, default=100, help="accelerometer rate (Hz); 100 or more for jerks")
+    r = sub.add_parser("record", parents=[common],
+                       help="record a band all night over BLE, or a phone over Wi-Fi")
+    r.add_argument("--source", default="ble", choices=["ble", "sensorlogger", "phyphox"],
+                   help="ble: a band; sensorlogger: receive Sensor Logger's HTTP push; "
+                        "phyphox: poll phyphox's remote access")
+    r.add_argument("--device", help="(ble) name (or part of it) or address, as `scan` shows")
+    r.add_argument("--profile", default="auto", choices=["auto", *PROFILE_NAMES], help="(ble) device protocol")
+    r.add_argument("--rate", type=int, default=None,
+                   help="accelerometer rate (Hz); 100 or more for jerks (ble default 100; "
+                        "Wi-Fi: the rate set in the app, measured when left out)")
+    r.add_argument("--listen", help="(sensorlogger) HOST:PORT to receive on (default 127.0.0.1:8765; "
+                                    "give this machine's LAN address for a phone)")
+    r.add_argument("--url", help="(phyphox) the address phyphox shows for remote access, "
+                                 "e.g. http://192.168.1.23:8080")
+    r.add_argument("--stream", default="phone", choices=["phone", "watch"],
+                   help="(sensorlogger) the stream that is the night's accelerometer and feeds "
+                        "the detector; the other is kept beside it")
     r.add_argument("--duration", help="stop after this long (e.g. 8h, 90m); default: until Ctrl-C")
     r.add_argument("--out", help="night file to write (default: the data directory, named by the night)")
     r.add_argument("--label", help="device label for the night name, e.g. ankle")

@@ -56,12 +56,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    kind: str                       # 'acc' | 'gyro'
+    kind: str                       # 'acc' | 'gyro' | 'acc_<stream>' (a second acc stream)
     nominal_rate_hz: float | None = None
     range: float | None = None
 
     @property
     def unit(self) -> str:
+        if self.kind.startswith("acc_"):
+            return "g"  # a second acceleration stream, e.g. 'acc_watch' (docs/night-file.md)
         return {"acc": "g", "gyro": "deg/s"}[self.kind]
 
 
@@ -384,9 +386,14 @@ class NightReader:
                                  (ch[0],)).fetchone()
         return None if a is None else (a / 1e6, b / 1e6)
 
-    def gaps(self) -> list[tuple[float, float, str]]:
-        return [(a / 1e6, b / 1e6, r) for a, b, r in
-                self._con.execute("SELECT start_us, end_us, reason FROM gaps ORDER BY start_us")]
+    def gaps(self, kind: str = "acc") -> list[tuple[float, float, str]]:
+        """Gaps of one channel (and those recorded for no channel): [(start, end, reason)],
+        Unix s.  A watch stream beside the phone has gaps of its own, kept apart."""
+        ch = self.channel(kind)
+        cid = ch[0] if ch else -1
+        return [(a / 1e6, b / 1e6, r) for a, b, r in self._con.execute(
+            "SELECT start_us, end_us, reason FROM gaps WHERE channel_id = ? OR channel_id IS NULL"
+            " ORDER BY start_us", (cid,))]
 
     def damage(self) -> tuple[Damage, ...]:
         return tuple(Damage(k, c, None if a is None else a / 1e6, None if b is None else b / 1e6, d)
