@@ -16,6 +16,16 @@ Data notification (little-endian)::
     19     1     gyro LSB, milli-degrees per second (u8; 0 when no gyro)
     20     6n    n x (ax, ay, az) int16
     20+6n  6n    n x (gx, gy, gz) int16, when flags bit 0
+
+Control (write; answers come as notifications on the same characteristic)::
+
+    START 01 rate_lo rate_hi range_g gyro  -> F1 01 status
+    STOP  02                               -> F1 02 00
+    INFO  03                               -> F1 03 00 version max_rate(u16) ranges has_gyro battery
+    anything else, or a wrong length       -> F1 cmd 05
+
+``encode_start`` / ``encode_stop`` / ``encode_info`` build the commands and
+``parse_control_answer`` reads the answers (DecodeError on malformed bytes).
 """
 from __future__ import annotations
 
@@ -65,6 +75,10 @@ def decode_packet(data: bytes) -> ImuPacket:
     if len(data) != need:
         raise DecodeError("open-IMU payload length does not match its sample count", offset=HEADER.size,
                           expected_length=need - HEADER.size, received_length=len(data) - HEADER.size)
+    if t0_us * 1000 + (n - 1) * period_ns >= 1 << 63:
+        # device times are int64 nanoseconds (292 years): a larger t0 is garbage, not time
+        raise DecodeError(f"open-IMU device time {t0_us} us does not fit int64 nanoseconds",
+                          offset=4)
     raw = np.frombuffer(data, dtype="<i2", offset=HEADER.size).reshape(-1, 3)
     t = np.int64(t0_us) * 1000 + np.arange(n, dtype=np.int64) * np.int64(period_ns)
     acc = raw[:n].astype(np.float64) * (acc_lsb_ug * 1e-6)
@@ -90,6 +104,96 @@ def encode_packet(seq: int, t0_us: int, period_ns: int, acc_raw: np.ndarray, *, 
     if gyro_raw is not None:
         body += np.asarray(gyro_raw, dtype="<i2").reshape(n, 3).tobytes()
     return head + body
+
+
+def max_samples(att_mtu: int, gyro: bool = False) -> int:
+    """Samples that fit one notification at this ATT MTU (0 when not even one fits)."""
+    return max(0, min(255, (att_mtu - 3 - HEADER.size) // (12 if gyro else 6)))
+
+
+# --- control characteristic -----------------------------------------------------------
+CMD_START, CMD_STOP, CMD_INFO = 0x01, 0x02, 0x03
+ANSWER = 0xF1
+STATUS_OK, STATUS_BAD_RATE, STATUS_BAD_RANGE, STATUS_NO_GYRO, STATUS_STREAMING, \
+    STATUS_BAD_COMMAND = range(6)
+STATUS_NAMES = {
+    STATUS_OK: "ok",
+    STATUS_BAD_RATE: "rate not supported",
+    STATUS_BAD_RANGE: "range not supported",
+    STATUS_NO_GYRO: "no gyro",
+    STATUS_STREAMING: "already streaming",
+    STATUS_BAD_COMMAND: "unknown or malformed command",
+}
+BATTERY_UNKNOWN = 255
+
+
+@dataclass(frozen=True)
+class BandInfo:
+    """The INFO answer: what the band can do."""
+    version: int
+    max_rate_hz: int
+    ranges_g: tuple[int, ...]   # e.g. (2, 4, 8, 16)
+    has_gyro: bool
+    battery_percent: int | None  # None when the band does not know (255)
+
+
+@dataclass(frozen=True)
+class ControlAnswer:
+    command: int
+    status: int
+    info: BandInfo | None = None  # only for a successful INFO
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, f"unknown status {self.status}")
+
+
+def encode_start(rate_hz: int, range_g: int, gyro: bool = False) -> bytes:
+    """START command: rate in Hz (1-65535), range in g (2/4/8/16), gyro on or off."""
+    if not 1 <= rate_hz <= 0xFFFF or not 1 <= range_g <= 0xFF:
+        raise ValueError("rate must be 1-65535 Hz and range 1-255 g")
+    return struct.pack("<BHBB", CMD_START, rate_hz, range_g, 1 if gyro else 0)
+
+
+def encode_stop() -> bytes:
+    return bytes([CMD_STOP])
+
+
+def encode_info() -> bytes:
+    return bytes([CMD_INFO])
+
+
+_INFO = struct.Struct("<BHBBB")  # version, max rate, ranges bitmap, has_gyro, battery
+
+
+def parse_control_answer(data: bytes) -> ControlAnswer:
+    """Parse one notification of the control characteristic; DecodeError when malformed."""
+    data = bytes(data)
+    if len(data) < 3:
+        raise DecodeError("truncated open-IMU control answer", offset=0, expected_length=3,
+                          received_length=len(data))
+    if data[0] != ANSWER:
+        raise DecodeError(f"open-IMU control answer starts with 0x{data[0]:02x}, not 0xf1",
+                          offset=0)
+    command, status = data[1], data[2]
+    if command == CMD_INFO and status == STATUS_OK:
+        if len(data) != 3 + _INFO.size:
+            raise DecodeError("open-IMU INFO answer of the wrong length", offset=3,
+                              expected_length=_INFO.size, received_length=len(data) - 3)
+        version, max_rate, ranges, has_gyro, battery = _INFO.unpack_from(data, 3)
+        info = BandInfo(version=version, max_rate_hz=max_rate,
+                        ranges_g=tuple(g for bit, g in enumerate((2, 4, 8, 16)) if ranges >> bit & 1),
+                        has_gyro=bool(has_gyro),
+                        battery_percent=None if battery > 100 else battery)
+        return ControlAnswer(command, status, info)
+    if len(data) != 3:
+        raise DecodeError("open-IMU control answer of the wrong length", offset=3,
+                          expected_length=0, received_length=len(data) - 3)
+    return ControlAnswer(command, status)
 
 
 def packets_missing(prev_seq: int | None, seq: int) -> int:

@@ -6,7 +6,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sensor.errors import DecodeError
-from sensor.open_imu import HEADER, decode_packet, encode_packet, packets_missing
+from sensor.open_imu import (
+    HEADER,
+    STATUS_BAD_COMMAND,
+    STATUS_OK,
+    decode_packet,
+    encode_info,
+    encode_packet,
+    encode_start,
+    encode_stop,
+    max_samples,
+    packets_missing,
+    parse_control_answer,
+)
 
 i16 = st.integers(-32768, 32767)
 
@@ -59,3 +71,48 @@ def test_fuzz_only_decode_errors(data):
         decode_packet(data)
     except DecodeError:
         pass
+
+
+def test_samples_per_packet_follow_the_mtu():
+    assert max_samples(247) == 37 and max_samples(247, gyro=True) == 18
+    assert max_samples(131) == 18                  # Espruino on the Bangle.js 2
+    assert max_samples(23) == 0 and max_samples(28) == 0 and max_samples(29) == 1
+    assert max_samples(517) == 82
+    for mtu in (29, 131, 247, 517):
+        n = max_samples(mtu)
+        assert len(encode_packet(0, 0, 1, np.zeros((n, 3)))) <= mtu - 3
+
+
+def test_device_time_beyond_int64_nanoseconds_is_refused():
+    ok = encode_packet(0, (2**63 - 1) // 1000 - 1, 1, np.zeros((1, 3)))
+    assert decode_packet(ok).device_t_ns[0] > 0
+    with pytest.raises(DecodeError, match="int64"):
+        decode_packet(encode_packet(0, 2**63 // 1000 + 1, 1, np.zeros((1, 3))))
+    with pytest.raises(DecodeError, match="int64"):       # used to wrap silently
+        decode_packet(encode_packet(0, 2**64 - 1, 10_000_000, np.zeros((2, 3))))
+
+
+def test_control_commands_and_answers():
+    assert encode_start(100, 4) == bytes([1, 100, 0, 4, 0])
+    assert encode_start(416, 8, gyro=True) == bytes([1, 0xA0, 0x01, 8, 1])
+    assert encode_stop() == b"\x02" and encode_info() == b"\x03"
+    with pytest.raises(ValueError):
+        encode_start(0, 4)
+    a = parse_control_answer(bytes([0xF1, 1, 0]))
+    assert a.ok and a.command == 1 and a.info is None
+    bad = parse_control_answer(bytes([0xF1, 9, 5]))
+    assert bad.status == STATUS_BAD_COMMAND and not bad.ok and bad.status_name.startswith("unknown")
+    info = parse_control_answer(bytes([0xF1, 3, 0, 1, 100, 0, 0x07, 0, 255])).info
+    assert (info.version, info.max_rate_hz, info.ranges_g, info.has_gyro, info.battery_percent) \
+        == (1, 100, (2, 4, 8), False, None)
+    assert parse_control_answer(bytes([0xF1, 3, 0, 1, 0x82, 6, 0x0F, 1, 87])).info.battery_percent == 87
+    assert parse_control_answer(bytes([0xF1, 3, STATUS_OK + 5])).info is None
+
+
+@pytest.mark.parametrize("data, what", [
+    (b"", "truncated"), (b"\xf1\x01", "truncated"), (b"\xf0\x01\x00", "0xf0"),
+    (b"\xf1\x01\x00\x00", "length"), (b"\xf1\x03\x00\x01", "INFO"),
+])
+def test_malformed_control_answers_raise_decode_error(data, what):
+    with pytest.raises(DecodeError, match=what):
+        parse_control_answer(data)
