@@ -209,6 +209,14 @@ def _events_table(events) -> list[tuple[float, float | None, str]]:
     return out
 
 
+def _unique_sorted(x: np.ndarray) -> np.ndarray:
+    """np.unique for an already non-decreasing array, in one pass (numpy 2's hash-based
+    np.unique took over a second on a night's 1.3 M sample indices)."""
+    if x.size == 0:
+        return x
+    return x[np.concatenate(([True], x[1:] != x[:-1]))]
+
+
 def write_edf(path: Path, rec: Recording, *, events=None, patient: str = "X", force: bool = False,
               sample_rate_hz: float | None = None, record_duration_s: float = 1.0,
               gap_s: float | None = None, annotate_gaps: bool = True) -> EdfReport:
@@ -249,7 +257,7 @@ def write_edf(path: Path, rec: Recording, *, events=None, patient: str = "X", fo
     t0 = float(t[0])
     rel = t - t0
     sample_slot = np.rint(rel * fs).astype(np.int64)
-    rec_ids = np.unique(sample_slot // n)
+    rec_ids = _unique_sorted(sample_slot // n)
     slots = (rec_ids[:, None] * n + np.arange(n)[None, :]).ravel()
     slot_t = slots * period                                  # relative to t0
     right = np.searchsorted(rel, slot_t)                     # first sample at/after the slot
@@ -265,7 +273,7 @@ def write_edf(path: Path, rec: Recording, *, events=None, patient: str = "X", fo
     past_end = right >= t.size
     filled = (in_gap | past_end) & (dist > 0.5 * period)
     data_idx = nearest[~filled]
-    unique_taken = np.unique(data_idx)
+    unique_taken = _unique_sorted(data_idx)
     report_counts = dict(
         filled_slots=int(filled.sum()),
         repeated_samples=int(data_idx.size - unique_taken.size),
