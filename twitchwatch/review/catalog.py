@@ -124,8 +124,10 @@ def load_night(path: Path, *, analyze: bool = True) -> NightView:
             raise TwitchwatchError(f"{path.name} has no current analysis; run `twitchwatch analyze {path}`")
         log.info("analysing %s", path.name)
         save_analysis(path, analyze_night_file(path, timezone=tz))
+        analysis = None
     with NightReader(path) as r:
-        analysis = r.latest_analysis()
+        if analysis is None:       # read once more only when it was just made
+            analysis = r.latest_analysis()
         device = r.device()
         span = r.time_span()
         view_args = dict(

@@ -46,9 +46,13 @@ def _us(t: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(t, dtype=np.float64) * 1e6).astype(np.int64)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, *, wal: bool = True) -> sqlite3.Connection:
+    """A writing connection.  wal=True while a night is being recorded (crash safety with
+    a reader beside the writer); wal=False for the short edits of a finished night
+    (analysis, notes), which keep its rollback journal."""
     con = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    con.execute("PRAGMA journal_mode=WAL")
+    if wal:
+        con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
     return con
@@ -275,6 +279,10 @@ class NightWriter:
         self.commit()
         try:
             self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # a finished night is one self-contained file: back to a rollback journal, so
+            # readers (read-only) leave no -wal/-shm files beside it.  A no-op while another
+            # connection has the file open; WAL then stays, which is harmless.
+            self._con.execute("PRAGMA journal_mode=DELETE")
         except sqlite3.Error:
             pass
         self._con.close()
@@ -470,7 +478,7 @@ def save_analysis(path: Path, result) -> None:
     """Store a NightResult (events and summary) in the night file, beside earlier ones."""
     from detect.night import EVENT_COLUMNS
 
-    con = _connect(Path(path))
+    con = _connect(Path(path), wal=False)
     try:
         s = result.summary
         con.executescript(EPOCHS_DDL)
@@ -503,7 +511,7 @@ def save_analysis(path: Path, result) -> None:
 def add_note(path: Path, text: str, tag: str | None = None) -> dict:
     """Append a note (and an optional tag) to a night file; returns the stored note."""
     note = {"created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "text": text, "tag": tag}
-    con = _connect(Path(path))
+    con = _connect(Path(path), wal=False)
     try:
         con.execute("INSERT INTO notes(created_utc, text, tag) VALUES (?, ?, ?)",
                     (note["created_utc"], text, tag))
