@@ -2,17 +2,39 @@
 
 A profile turns notifications into (device times in ns, acceleration in g).  The
 session owns the queue, the clock, the night file and the detector.
+
+Every profile has the same interface (the session and the recorder use nothing else)::
+
+    name, service_uuid                  registry key and advertised service
+    matches(name, service_uuids)        auto-detection from an advertisement (static)
+    rate_hz, range_g, settings()        what was negotiated (settings() goes in the night file)
+    on_device_stop                      set by the session; called when the device ends
+                                        the stream on its own
+    await start(link, on_data)          subscribe, negotiate, start the stream
+    decode(data) -> Decoded | None      one data notification; DecodeError when malformed
+    reset()                             the link dropped: forget per-connection state
+    await stop(link)                    end the stream (sent before leaving)
+
+Profiles:
+
+* :class:`PolarProfile` (``polar``): H10 / Verity Sense / OH1 over PMD; SDK mode for rates
+  the normal mode does not offer (a Verity Sense above 52 Hz).
+* :class:`OpenImuProfile` (``open-imu``): the open twitchwatch IMU profile
+  (firmware_notes/open-imu-profile.md).
+* :class:`MovesenseProfile` (``movesense``): Movesense sensors running the GATT
+  SensorData app (sensor/movesense.py).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from . import polar
+from . import movesense, open_imu, polar
 from .errors import ControlPointError, DecodeError, SensorError
 
 log = logging.getLogger(__name__)
@@ -31,18 +53,70 @@ class UnsupportedDeviceError(SensorError):
     """The device does not offer what twitchwatch needs (an accelerometer stream)."""
 
 
+def _pick(offered, wanted: int) -> int:
+    """The offered value equal to ``wanted``, else the smallest above it, else the largest."""
+    offered = sorted(int(v) for v in offered)
+    if wanted in offered:
+        return wanted
+    above = [v for v in offered if v > wanted]
+    return above[0] if above else offered[-1]
+
+
+class _Answers:
+    """Answers to control writes, matched by a key, with the CP_TIMEOUT_S deadline."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue | None = None
+
+    def open(self) -> None:
+        self.queue = asyncio.Queue()
+
+    def put(self, msg) -> None:
+        if self.queue is not None:
+            self.queue.put_nowait(msg)
+
+    async def wait(self, match: Callable[[object], bool], what: str):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CP_TIMEOUT_S
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise SensorError(f"the device did not answer {what} within {CP_TIMEOUT_S:g} s")
+            try:
+                msg = await asyncio.wait_for(self.queue.get(), remaining)
+            except asyncio.TimeoutError:
+                continue
+            if match(msg):
+                return msg
+
+
+# =======================================================================================
+# Polar PMD
+# =======================================================================================
 class PolarProfile:
-    """Polar H10 / Verity Sense / OH1 over the PMD service (sensor/polar.py decodes)."""
+    """Polar H10 / Verity Sense / OH1 over the PMD service (sensor/polar.py decodes).
+
+    Rate and range: the device's offered ACC settings are read first; the requested rate
+    is used when offered, else the nearest offered one above it (the largest when none is
+    above).  When the normal mode does not offer the requested rate and the device has SDK
+    mode (feature bit, docs/ble.md section 2), the SDK-mode settings are read
+    (GET_SDK_MODE_SETTINGS, opcode 4), SDK mode is switched on (``02 09``, "start" of
+    measurement type 9) and the stream started with those.  A Verity Sense streams 52 Hz
+    in normal mode and 26-416 Hz in SDK mode.  STOP ends SDK mode too (``03 09``).
+    """
 
     name = "polar"
     service_uuid = polar.PMD_SERVICE_UUID
 
     def __init__(self, rate_hz: int = 100, range_g: int = 8):
+        self.requested_rate_hz = int(rate_hz)
+        self.requested_range_g = int(range_g)
         self.rate_hz = int(rate_hz)
         self.range_g = int(range_g)
         self.factor = 1.0
+        self.sdk_mode = False
         self._ts = polar.PmdTimestamper()
-        self._cp: asyncio.Queue | None = None
+        self._answers = _Answers()
         self.on_device_stop: Callable[[], None] | None = None
 
     @staticmethod
@@ -51,7 +125,8 @@ class PolarProfile:
         return polar.PMD_SERVICE_UUID in uuids or bool(name and name.startswith("Polar"))
 
     def settings(self) -> dict:
-        return {"rate_hz": self.rate_hz, "range_g": self.range_g, "factor": self.factor}
+        return {"rate_hz": self.rate_hz, "range_g": self.range_g, "factor": self.factor,
+                "sdk_mode": self.sdk_mode}
 
     def _cp_notified(self, data: bytes) -> None:
         try:
@@ -63,26 +138,34 @@ class PolarProfile:
             if polar.MeasurementType.ACC in msg.measurement_types and self.on_device_stop:
                 self.on_device_stop()
             return
-        if self._cp is not None:
-            self._cp.put_nowait(msg)
+        self._answers.put(msg)
 
     async def _command(self, link, data: bytes, opcode: int):
         await link.write(polar.PMD_CP_UUID, data)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + CP_TIMEOUT_S
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise SensorError(f"the device did not answer control point command {opcode} "
-                                  f"within {CP_TIMEOUT_S:g} s")
-            msg = await asyncio.wait_for(self._cp.get(), remaining)
-            if msg.opcode == opcode:
-                return msg
+        return await self._answers.wait(lambda m: m.opcode == opcode,
+                                        f"control point command {opcode}")
+
+    async def _offered(self, link, opcode: int) -> polar.PmdSettings:
+        """ACC settings the device offers (GET_MEASUREMENT_SETTINGS or GET_SDK_MODE_SETTINGS);
+        empty when it answers without any (then the requested values are tried as they are)."""
+        cmd = bytes((opcode, polar.MeasurementType.ACC))
+        parts = [await self._command(link, cmd, opcode)]
+        while parts[-1].ok and parts[-1].more:
+            parts.append(await self._answers.wait(lambda m: m.opcode == opcode,
+                                                  f"control point command {opcode} (more)"))
+        resp = polar.join_cp_responses(parts) if len(parts) > 1 else parts[0]
+        if not resp.ok or not resp.params:
+            return polar.PmdSettings()
+        try:
+            return resp.settings()
+        except DecodeError as exc:
+            log.warning("ignoring malformed ACC settings: %s", exc)
+            return polar.PmdSettings()
 
     async def start(self, link, on_data: Callable[[bytes], None]) -> None:
         """Subscribe (control point first, as Polar's SDK insists), check the features,
-        start ACC, keep the FACTOR the device reports."""
-        self._cp = asyncio.Queue()
+        negotiate rate and range (SDK mode when needed), start ACC, keep the FACTOR."""
+        self._answers.open()
         self._ts.reset()  # a new stream starts its timestamps from the rate again
         await link.start_notify(polar.PMD_CP_UUID, self._cp_notified)
         await link.start_notify(polar.PMD_DATA_UUID, on_data)
@@ -92,6 +175,19 @@ class PolarProfile:
             raise UnsupportedDeviceError(f"{link.name} answered the PMD feature read oddly: {exc}") from exc
         if not features.supports(polar.MeasurementType.ACC):
             raise UnsupportedDeviceError(f"{link.name} has no accelerometer stream over PMD")
+        offered = await self._offered(link, polar.CpOpcode.GET_MEASUREMENT_SETTINGS)
+        want = self.requested_rate_hz
+        if offered.sample_rate and want not in offered.sample_rate and features.sdk_mode:
+            sdk = await self._offered(link, polar.CpOpcode.GET_SDK_MODE_SETTINGS)
+            if sdk.sample_rate and max(sdk.sample_rate) > max(offered.sample_rate):
+                resp = await self._command(link, polar.build_start_measurement(polar.MeasurementType.SDK_MODE),
+                                           polar.CpOpcode.REQUEST_MEASUREMENT_START)
+                if resp.status not in (polar.CpStatus.SUCCESS, polar.CpStatus.ERROR_ALREADY_IN_STATE):
+                    raise UnsupportedDeviceError(f"{link.name} refused SDK mode: {resp.status_name}")
+                self.sdk_mode = True
+                offered = sdk
+        self.rate_hz = _pick(offered.sample_rate, want) if offered.sample_rate else want
+        self.range_g = _pick(offered.range, self.requested_range_g) if offered.range else self.requested_range_g
         cmd = polar.build_start_measurement(
             polar.MeasurementType.ACC,
             polar.PmdSettings(sample_rate=(self.rate_hz,), resolution=(16,), range=(self.range_g,),
@@ -127,9 +223,312 @@ class PolarProfile:
 
     async def stop(self, link) -> None:
         await link.write(polar.PMD_CP_UUID, polar.build_stop_measurement(polar.MeasurementType.ACC))
+        if self.sdk_mode:
+            await link.write(polar.PMD_CP_UUID, polar.build_stop_measurement(polar.MeasurementType.SDK_MODE))
 
 
-PROFILES = {"polar": PolarProfile}
+# =======================================================================================
+# Open twitchwatch IMU profile: the control characteristic
+# =======================================================================================
+# Written to open_imu.CONTROL_UUID; answers come back as notifications on it
+# (firmware_notes/open-imu-profile.md, "Control").
+OPEN_IMU_ANSWER = 0xF1
+
+
+class OpenImuOp:
+    START = 0x01      # 01 rate_lo rate_hi range_g gyro
+    STOP = 0x02       # 02
+    INFO = 0x03       # 03
+
+
+class OpenImuStatus:
+    OK = 0
+    RATE_NOT_SUPPORTED = 1
+    RANGE_NOT_SUPPORTED = 2
+    NO_GYRO = 3
+    ALREADY_STREAMING = 4
+
+
+#: ``ranges`` bitmap of the INFO answer: bit -> +-g.
+OPEN_IMU_RANGE_BITS = {0: 2, 1: 4, 2: 8, 3: 16}
+_INFO = struct.Struct("<BHBBB")   # version, max_rate, ranges, has_gyro, battery_percent
+
+
+@dataclass(frozen=True)
+class OpenImuAnswer:
+    """``F1 <op> <status> [payload]``."""
+
+    op: int
+    status: int
+    payload: bytes = b""
+
+
+@dataclass(frozen=True)
+class OpenImuInfo:
+    version: int
+    max_rate_hz: int
+    ranges_g: tuple[int, ...]
+    has_gyro: bool
+    battery_percent: int
+
+
+def build_open_imu_start(rate_hz: int, range_g: int, gyro: bool = False) -> bytes:
+    if not 1 <= int(rate_hz) <= 0xFFFF:
+        raise ValueError(f"rate must be 1-65535 Hz, got {rate_hz}")
+    return struct.pack("<BHBB", OpenImuOp.START, int(rate_hz), int(range_g), int(bool(gyro)))
+
+
+def build_open_imu_stop() -> bytes:
+    return bytes((OpenImuOp.STOP,))
+
+
+def build_open_imu_info() -> bytes:
+    return bytes((OpenImuOp.INFO,))
+
+
+def parse_open_imu_answer(data: bytes) -> OpenImuAnswer:
+    data = bytes(data)
+    if len(data) < 3:
+        raise DecodeError("truncated open-IMU control answer", offset=0, expected_length=3,
+                          received_length=len(data))
+    if data[0] != OPEN_IMU_ANSWER:
+        raise DecodeError(f"open-IMU control answer starts with 0x{data[0]:02x}, not 0xF1", offset=0)
+    return OpenImuAnswer(data[1], data[2], data[3:])
+
+
+def parse_open_imu_info(answer: OpenImuAnswer) -> OpenImuInfo:
+    if len(answer.payload) != _INFO.size:
+        raise DecodeError("open-IMU INFO answer has the wrong length", offset=3,
+                          expected_length=_INFO.size, received_length=len(answer.payload))
+    version, max_rate, ranges, has_gyro, battery = _INFO.unpack(answer.payload)
+    return OpenImuInfo(version, max_rate, tuple(g for b, g in OPEN_IMU_RANGE_BITS.items() if ranges >> b & 1),
+                       bool(has_gyro), battery)
+
+
+def encode_open_imu_answer(op: int, status: int = 0, payload: bytes = b"") -> bytes:
+    return bytes((OPEN_IMU_ANSWER, op & 0xFF, status & 0xFF)) + bytes(payload)
+
+
+def encode_open_imu_info(version: int, max_rate_hz: int, ranges_g, has_gyro: bool,
+                         battery_percent: int) -> bytes:
+    bits = sum(1 << b for b, g in OPEN_IMU_RANGE_BITS.items() if g in set(ranges_g))
+    return encode_open_imu_answer(OpenImuOp.INFO, 0, _INFO.pack(version, max_rate_hz, bits,
+                                                                int(has_gyro), battery_percent))
+
+
+#: Rates tried, highest first, when a band refuses the requested one (status 1).
+OPEN_IMU_FALLBACK_RATES = (416, 208, 200, 104, 100, 52, 50, 26, 25)
+
+
+class OpenImuProfile:
+    """The open twitchwatch IMU profile (sensor/open_imu.py decodes the data packets).
+
+    Start: INFO (version, highest rate, ranges, battery), then START at the requested rate
+    (capped at the band's highest) and range (the requested one if offered, else the
+    nearest offered above it, else the largest), gyro off.  A band that refuses the rate
+    (status 1) is asked again at the next lower usual rate; one already streaming
+    (status 4) is stopped and started again with our settings.
+
+    Data: device time is the band's own µs counter (t0 of each packet + i x its period), so
+    a lost packet shows as a step in device time: the session records it as a
+    ``sequence_jump`` gap; ``missing_packets`` counts what the sequence numbers say was
+    lost.  An unsolicited STOP answer (``F1 02 00`` when no STOP was sent) means the band
+    stopped on its own (a proposed addition to the spec): ``device_stopped``.
+    """
+
+    name = "open-imu"
+    service_uuid = open_imu.SERVICE_UUID
+
+    def __init__(self, rate_hz: int = 100, range_g: int = 8):
+        self.requested_rate_hz = int(rate_hz)
+        self.requested_range_g = int(range_g)
+        self.rate_hz = int(rate_hz)
+        self.range_g = int(range_g)
+        self.info: OpenImuInfo | None = None
+        self.missing_packets = 0
+        self._prev_seq: int | None = None
+        self._answers = _Answers()
+        self._pending: set[int] = set()
+        self.on_device_stop: Callable[[], None] | None = None
+
+    @staticmethod
+    def matches(name: str | None, service_uuids) -> bool:
+        uuids = {u.lower() for u in (service_uuids or ())}
+        return open_imu.SERVICE_UUID in uuids or bool(name and name.startswith("TW-IMU"))
+
+    def settings(self) -> dict:
+        out = {"rate_hz": self.rate_hz, "range_g": self.range_g, "missing_packets": self.missing_packets}
+        if self.info is not None:
+            out.update(version=self.info.version, battery_percent=self.info.battery_percent)
+        return out
+
+    def _control_notified(self, data: bytes) -> None:
+        try:
+            ans = parse_open_imu_answer(data)
+        except DecodeError as exc:
+            log.warning("ignoring a malformed open-IMU control answer: %s", exc)
+            return
+        if ans.op == OpenImuOp.STOP and OpenImuOp.STOP not in self._pending:
+            log.info("the band stopped streaming on its own")
+            if self.on_device_stop:
+                self.on_device_stop()
+            return
+        self._answers.put(ans)
+
+    async def _command(self, link, data: bytes) -> OpenImuAnswer:
+        op = data[0]
+        self._pending.add(op)
+        try:
+            await link.write(open_imu.CONTROL_UUID, data)
+            return await self._answers.wait(lambda a: a.op == op, f"open-IMU command {op}")
+        finally:
+            self._pending.discard(op)
+
+    async def start(self, link, on_data: Callable[[bytes], None]) -> None:
+        self._answers.open()
+        self._prev_seq = None
+        await link.start_notify(open_imu.CONTROL_UUID, self._control_notified)
+        await link.start_notify(open_imu.DATA_UUID, on_data)
+        try:
+            self.info = parse_open_imu_info(await self._command(link, build_open_imu_info()))
+        except DecodeError as exc:
+            raise UnsupportedDeviceError(f"{link.name} answered INFO oddly: {exc}") from exc
+        if not self.info.ranges_g:
+            raise UnsupportedDeviceError(f"{link.name} reports no accelerometer range")
+        self.range_g = _pick(self.info.ranges_g, self.requested_range_g)
+        top = min(self.requested_rate_hz, self.info.max_rate_hz or self.requested_rate_hz)
+        rates = [top] + [r for r in OPEN_IMU_FALLBACK_RATES if r < top]
+        restarted = False
+        for rate in rates:
+            ans = await self._command(link, build_open_imu_start(rate, self.range_g))
+            if ans.status == OpenImuStatus.ALREADY_STREAMING and not restarted:
+                restarted = True
+                await self._command(link, build_open_imu_stop())
+                ans = await self._command(link, build_open_imu_start(rate, self.range_g))
+            if ans.status == OpenImuStatus.OK:
+                self.rate_hz = rate
+                return
+            if ans.status != OpenImuStatus.RATE_NOT_SUPPORTED:
+                raise UnsupportedDeviceError(
+                    f"{link.name} refused to stream at {rate} Hz, +-{self.range_g} g (status {ans.status})")
+        raise UnsupportedDeviceError(f"{link.name} refused every rate up to {top} Hz; try another --rate")
+
+    def decode(self, data: bytes) -> Decoded | None:
+        try:
+            pkt = open_imu.decode_packet(data)
+        except OverflowError as exc:  # a u64 device time beyond int64 ns
+            raise DecodeError(f"open-IMU device time out of range: {exc}", offset=4) from None
+        missing = open_imu.packets_missing(self._prev_seq, pkt.seq)
+        if missing:
+            self.missing_packets += missing
+            log.debug("%d open-IMU packets missing before sequence %d", missing, pkt.seq)
+        self._prev_seq = pkt.seq
+        return Decoded(pkt.device_t_ns, pkt.acc_g)
+
+    def reset(self) -> None:
+        self._prev_seq = None
+
+    async def stop(self, link) -> None:
+        self._pending.add(OpenImuOp.STOP)   # its answer is not a device stop
+        await link.write(open_imu.CONTROL_UUID, build_open_imu_stop())
+
+
+# =======================================================================================
+# Movesense (GATT SensorData app)
+# =======================================================================================
+class MovesenseProfile:
+    """Movesense with the GATT SensorData app (sensor/movesense.py).
+
+    Start: notifications on, HELLO (its ``Hello`` answer proves the app runs), UNSUBSCRIBE
+    of our reference (a subscription a lost link may have left; the firmware ignores an
+    unknown one), SUBSCRIBE ``/Meas/Acc/{rate}`` with the requested rate rounded up to a
+    Movesense rate (100 -> 104 Hz).  The firmware does not acknowledge a SUBSCRIBE, so
+    start waits for the first data packet or an error answer (up to CP_TIMEOUT_S; after
+    that the session's watchdog takes over).  The range is the sensor's configured one
+    (+-8 g by default; GSP cannot change it).
+
+    Data: the uint32 ms packet times are unwrapped and spread over the samples
+    (:class:`sensor.movesense.MovesenseTimestamper`) -> device ns; m/s^2 -> g.  GSP has no
+    "stopped" notification: a stream the sensor ends falls silent and the watchdog
+    reconnects.
+    """
+
+    name = "movesense"
+    service_uuid = movesense.SERVICE_UUID
+    REFERENCE = 0x74   # any 1-255; ours
+
+    def __init__(self, rate_hz: int = 100, range_g: int = 8, kind: str = "acc"):
+        self.requested_rate_hz = int(rate_hz)
+        above = [r for r in movesense.RATES_HZ if r >= int(rate_hz)]
+        self.rate_hz = above[0] if above else movesense.RATES_HZ[-1]
+        self.range_g = int(range_g)
+        self.kind = kind
+        self.path = movesense.measurement_path(kind, self.rate_hz)
+        self._ts = movesense.MovesenseTimestamper(self.rate_hz)
+        self._answers = _Answers()
+        self._got_data: asyncio.Event | None = None
+        self._on_data: Callable[[bytes], None] | None = None
+        self.on_device_stop: Callable[[], None] | None = None
+
+    @staticmethod
+    def matches(name: str | None, service_uuids) -> bool:
+        uuids = {u.lower() for u in (service_uuids or ())}
+        return movesense.SERVICE_UUID in uuids or bool(name and name.startswith(movesense.NAME_PREFIX))
+
+    def settings(self) -> dict:
+        return {"rate_hz": self.rate_hz, "range_g": self.range_g, "path": self.path,
+                "period_ns": round(self._ts.period_ns, 1)}
+
+    def _notified(self, data: bytes) -> None:
+        # bleak's callback: route command answers here, pass everything else on untouched
+        if data[:1] == bytes((movesense.Response.COMMAND_RESULT,)) and len(data) >= 2:
+            self._answers.put(movesense.parse_command_result(data))
+            return
+        if self._got_data is not None and data[:2] == bytes((movesense.Response.DATA, self.REFERENCE)):
+            self._got_data.set()
+        self._on_data(data)
+
+    async def start(self, link, on_data: Callable[[bytes], None]) -> None:
+        self._answers.open()
+        self._on_data = on_data
+        self._ts.reset()
+        self._got_data = asyncio.Event()
+        await link.start_notify(movesense.DATA_UUID, self._notified)
+        ref = self.REFERENCE
+        await link.write(movesense.COMMAND_UUID, movesense.build_hello(ref))
+        await self._answers.wait(lambda a: a.reference == ref and a.hello, "HELLO")
+        await link.write(movesense.COMMAND_UUID, movesense.build_unsubscribe(ref))
+        await link.write(movesense.COMMAND_UUID, movesense.build_subscribe(ref, self.path))
+        data = asyncio.ensure_future(self._got_data.wait())
+        error = asyncio.ensure_future(self._answers.wait(
+            lambda a: a.reference == ref and not a.ok, f"SUBSCRIBE {self.path}"))
+        done, pending = await asyncio.wait({data, error}, timeout=CP_TIMEOUT_S,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if error in done and error.exception() is None:
+            status = error.result().status
+            if status is not None and 400 <= status < 500 and status != 408:
+                raise UnsupportedDeviceError(f"{link.name} refused {self.path} (HTTP status {status})")
+            raise SensorError(f"{link.name} could not subscribe {self.path} (status {status})")
+        if not done:
+            log.info("no data %g s after subscribing %s; the watchdog takes over", CP_TIMEOUT_S, self.path)
+
+    def decode(self, data: bytes) -> Decoded | None:
+        pkt = movesense.decode_data(data, self.kind)
+        if pkt.reference != self.REFERENCE:
+            return None
+        t = self._ts.times_ns(pkt.timestamp_ms, pkt.n)
+        return Decoded(t, pkt.acc_ms2 / movesense.STANDARD_GRAVITY)
+
+    def reset(self) -> None:
+        self._ts.reset()
+
+    async def stop(self, link) -> None:
+        await link.write(movesense.COMMAND_UUID, movesense.build_unsubscribe(self.REFERENCE))
+
+
+PROFILES = {"polar": PolarProfile, "open-imu": OpenImuProfile, "movesense": MovesenseProfile}
 
 #: Names accepted by ``record --profile`` (besides ``auto``).
 PROFILE_NAMES = tuple(PROFILES)

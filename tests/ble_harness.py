@@ -18,6 +18,16 @@ fresh_bluez  # noqa: F401``):
     it already knows is not reported again by a scan.
 
 Every wait is bounded; a failure message carries the tail of both daemons' logs.
+
+BlueZoo 1.0.2 fix applied here (:func:`patch_bluezoo`, loaded into the BlueZoo process the
+harness starts; ``TW_BLUEZOO_UNPATCHED=1`` starts it unpatched).  ``Device.connect`` adds
+"the central as the peripheral sees it" to the peripheral's adapter with ``add_device``,
+which keeps the object it already has when the central connected before and only syncs
+properties into it; but the connecting device keeps its *new*, never exported object as
+``peer`` and sets Connected on that one.  So from the second connection of a central on,
+the peripheral sees neither the connection nor a central-initiated disconnect (a
+watchdog's), and a band that waits for the disconnect never advertises again.  The patch
+makes ``peer`` the object the peripheral's adapter really holds before connecting.
 """
 from __future__ import annotations
 
@@ -71,17 +81,57 @@ def find_dbus_daemon() -> str | None:
     return None
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def patch_bluezoo() -> None:
+    """Fix BlueZoo's lost peer across reconnections (see the module docstring)."""
+    from bluezoo import device as zdev
+
+    original = zdev.Device.connect
+    if getattr(original, "_tw_patched", False):
+        return
+
+    async def connect(self, uuid=None):
+        # the object standing for our side on the peer's adapter, if it already has one
+        path = "/".join((self.peer_adapter.get_object_path(),
+                         f"dev_{self.peer.address.replace(':', '_')}"))
+        existing = self.peer_adapter.devices.get(path)
+        if existing is not None and existing is not self.peer:
+            self.peer = existing
+        await original(self, uuid)
+
+    connect._tw_patched = True
+    zdev.Device.connect = connect
+
+
+def run_patched_bluezoo() -> int:
+    """Entry point of the BlueZoo process: the patch, then BlueZoo's own main()."""
+    patch_bluezoo()
+    from bluezoo.bluezoo import main
+
+    return main()
+
+
 def bluezoo_command() -> list[str] | None:
-    """The bluezoo console script next to this interpreter, on PATH, or via -c."""
+    """How to start BlueZoo: with the patch (default), else its console script."""
+    try:
+        import bluezoo.bluezoo  # noqa: F401
+    except Exception:
+        importable = False
+    else:
+        importable = True
+    if importable and os.environ.get("TW_BLUEZOO_UNPATCHED") != "1":
+        return [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from tests.ble_harness import run_patched_bluezoo; sys.exit(run_patched_bluezoo())",
+                str(REPO_ROOT)]
     script = Path(sys.executable).parent / "bluezoo"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
     found = shutil.which("bluezoo")
     if found:
         return [found]
-    try:
-        import bluezoo.bluezoo  # noqa: F401
-    except Exception:
+    if not importable:
         return None
     return [sys.executable, "-c", "import sys; from bluezoo.bluezoo import main; sys.exit(main())"]
 

@@ -1,12 +1,22 @@
-"""A scripted Polar-like band and link for session tests without any Bluetooth.
+"""A scripted band and link for session tests without any Bluetooth.
 
 Time runs ``speed`` times faster than the wall clock through :class:`FastTime`, which
-the session and the band share.  The band stamps samples with its own clock (ns since
-2000, starting at an arbitrary value) and sends raw ACC frames (type 1, int16 mG) of
-``per_frame`` samples.  Faults are scheduled in band seconds: link drops (the link goes
-down and refuses connections for a while), silent stalls (connected, nothing sent) and a
-device-initiated stop.  Samples falling in an outage are lost, as on a real band; the
-band logs what it sent so a test can check loss and duplication.
+the session and the band share.  The band stamps samples with its own clock and sends
+``per_frame`` samples per notification in one of three protocols (``protocol``):
+
+* ``polar`` (default): raw PMD ACC frames (type 1, int16 mG), ns since 2000;
+* ``open-imu``: open twitchwatch IMU packets (int16 counts of 244 µg, ±8 g), µs since the
+  band started, a sequence number per packet;
+* ``movesense``: GSP data notifications (float32 m/s^2), uint32 ms since the sensor
+  started; the clock starts 30 s before its 32-bit wrap, so every run crosses it.
+
+Faults are scheduled in band seconds: link drops (the link goes down and refuses
+connections for a while), silent stalls (connected, nothing sent), short losses (frames
+not delivered, shorter than the watchdog: a ``sequence_jump``), malformed notifications
+and a device-initiated stop (Polar ``01 02``, open IMU ``F1 02 00``; a Movesense just
+stops sending).  Samples falling in an outage are lost, as on a real band; the band logs
+what it sent so a test can check loss and duplication (:meth:`FakeBand.expected_g` is
+what a decoder must give for them).
 """
 from __future__ import annotations
 
@@ -16,7 +26,7 @@ import time
 
 import numpy as np
 
-from sensor import polar
+from sensor import movesense, open_imu, polar
 from sensor.link import LinkError
 from sensor.session import TimeSource
 
@@ -45,12 +55,23 @@ def raw_frame(samples_mg: np.ndarray, last_ts_ns: int) -> bytes:
             + np.asarray(samples_mg, dtype="<i2").tobytes())
 
 
+OPEN_IMU_LSB_UG = 244                 # ±8 g at 16 bit
+MOVESENSE_DEV0_MS = (1 << 32) - 30_000  # 30 s before the ms counter wraps
+
+
 class FakeBand:
     def __init__(self, clock: FastTime, fs: float = 100.0, per_frame: int = 10, *,
-                 drops=(), stalls=(), device_stop_at=None, garbage_at=(), log_sent: bool = True):
+                 drops=(), stalls=(), device_stop_at=None, garbage_at=(), log_sent: bool = True,
+                 protocol: str = "polar", losses=()):
+        if protocol not in ("polar", "open-imu", "movesense"):
+            raise ValueError(protocol)
+        self.protocol = protocol
         self.clock = clock
         self.fs = fs
         self.per_frame = per_frame
+        self.losses = list(losses)      # (start_s, length_s): frames not delivered, link up
+        self.seq = 0                    # open IMU packet counter (lost packets count too)
+        self.movesense_ref = None       # the reference of the running Movesense subscription
         self.dev0_ns = 790_000_000_123_456_789  # an arbitrary device clock start
         self.drops = list(drops)        # (start_s, length_s)
         self.stalls = list(stalls)
@@ -74,6 +95,42 @@ class FakeBand:
     def stalled(self, t: float) -> bool:
         return any(a <= t < a + d for a, d in self.stalls)
 
+    def lost(self, t: float) -> bool:
+        return any(a <= t < a + d for a, d in self.losses)
+
+    def frame(self, idx: np.ndarray) -> bytes:
+        """The notification carrying samples ``idx`` in this band's protocol."""
+        mg = self.signal_mg[idx]
+        if self.protocol == "open-imu":
+            t0_us = 3_600_000_000 + int(idx[0]) * 1_000_000 // int(self.fs)
+            return open_imu.encode_packet(self.seq, t0_us, int(round(1e9 / self.fs)), mg,
+                                          acc_lsb_ug=OPEN_IMU_LSB_UG)
+        if self.protocol == "movesense":
+            ts = (MOVESENSE_DEV0_MS + int(idx[0]) * 1000 // int(self.fs)) % movesense.MS_MODULO
+            return movesense.encode_data(self.movesense_ref or 1, ts,
+                                         mg / 1000.0 * movesense.STANDARD_GRAVITY)
+        last_ns = self.dev0_ns + int(round(idx[-1] * 1e9 / self.fs))
+        return raw_frame(mg, last_ns)
+
+    def expected_g(self, idx: np.ndarray) -> np.ndarray:
+        """What a correct decoder returns for samples ``idx`` (g)."""
+        mg = self.signal_mg[idx].astype(np.float64)
+        if self.protocol == "open-imu":
+            return mg * (OPEN_IMU_LSB_UG * 1e-6)
+        if self.protocol == "movesense":
+            wire = (mg / 1000.0 * movesense.STANDARD_GRAVITY).astype(np.float32)
+            return wire.astype(np.float64) / movesense.STANDARD_GRAVITY
+        return mg / 1000.0
+
+    def device_stop(self) -> None:
+        self.streaming = False
+        if self.protocol == "polar":
+            self.link.cp_cb(bytes([polar.CP_NOTIFY_MEASUREMENT_STOPPED, polar.MeasurementType.ACC]))
+        elif self.protocol == "open-imu":
+            self.link.cp_cb(bytes([0xF1, 0x02, 0x00]))
+        else:
+            self.movesense_ref = None  # GSP has no "stopped" message: the data just stop
+
     async def run(self):
         """Make samples on the band's clock; deliver them when a subscriber is there."""
         k = 0
@@ -90,25 +147,29 @@ class FakeBand:
                     self.link.drop()
             if self.device_stop_at is not None and t >= self.device_stop_at and self.streaming:
                 self.device_stop_at = None
-                self.streaming = False
-                self.link.cp_cb(bytes([polar.CP_NOTIFY_MEASUREMENT_STOPPED, polar.MeasurementType.ACC]))
+                self.device_stop()
             link = self.link
             if link is None or not link.connected or not self.streaming or self.stalled(t):
                 continue
-            last_ns = self.dev0_ns + int(round(idx[-1] * 1e9 / self.fs))
+            frame = self.frame(idx)
+            self.seq += 1
+            if self.lost(t):
+                continue
             if int(t) in self.garbage_at:
                 self.garbage_at.discard(int(t))
                 link.data_cb(bytes([2, 1, 2, 3]))  # malformed, then the real frame
-            link.data_cb(raw_frame(self.signal_mg[idx], last_ns))
+            link.data_cb(frame)
             if self.log_sent:
                 self.sent.append(idx)
 
 
 class FakeLink:
+    NAMES = {"polar": "Polar H10 FAKE", "open-imu": "TW-IMU FAKE", "movesense": "Movesense FAKE"}
+
     def __init__(self, band: FakeBand):
         self.band = band
         self.address = "AA:BB:CC:DD:EE:FF"
-        self.name = "Polar H10 FAKE"
+        self.name = self.NAMES[band.protocol]
         self.connected = False
         self.data_cb = None
         self.cp_cb = None
@@ -127,11 +188,12 @@ class FakeLink:
     def drop(self) -> None:
         self.connected = False
         self.band.streaming = False
+        self.band.movesense_ref = None
         if self._on_disc:
             self._on_disc()
 
     async def start_notify(self, uuid, callback) -> None:
-        if uuid == polar.PMD_CP_UUID:
+        if uuid in (polar.PMD_CP_UUID, open_imu.CONTROL_UUID):
             self.cp_cb = callback
         else:
             self.data_cb = callback
@@ -139,9 +201,42 @@ class FakeLink:
     async def read(self, uuid) -> bytes:
         return bytes([0x0F, 0x04, 0x00])  # ACC only
 
+    def _answer(self, cb, data: bytes) -> None:
+        asyncio.get_running_loop().call_soon(cb, data)
+
+    def _write_open_imu(self, data: bytes) -> None:
+        op = data[0]
+        if op == 0x03:  # INFO: version 1, 416 Hz, ±2-16 g, no gyro, 80 %
+            self._answer(self.cp_cb, bytes([0xF1, 3, 0, 1]) + struct.pack("<H", 416) + bytes([0x0F, 0, 80]))
+        elif op == 0x01:
+            status = 4 if self.band.streaming else 0
+            self.band.streaming = True
+            self._answer(self.cp_cb, bytes([0xF1, 1, status]))
+        elif op == 0x02:
+            self.band.streaming = False
+            self.band.stop_requests += 1
+            self._answer(self.cp_cb, bytes([0xF1, 2, 0]))
+
+    def _write_movesense(self, data: bytes) -> None:
+        cmd, ref = data[0], data[1]
+        band = self.band
+        if cmd == movesense.Command.HELLO:
+            self._answer(self.data_cb, movesense.encode_hello_reply(ref))
+        elif cmd == movesense.Command.SUBSCRIBE:
+            band.movesense_ref = ref
+            band.streaming = True
+        elif cmd == movesense.Command.UNSUBSCRIBE and band.movesense_ref == ref:
+            band.movesense_ref = None
+            band.streaming = False
+            band.stop_requests += 1
+
     async def write(self, uuid, data: bytes) -> None:
         if not self.connected:
             raise LinkError("not connected")
+        if self.band.protocol == "open-imu":
+            return self._write_open_imu(data)
+        if self.band.protocol == "movesense":
+            return self._write_movesense(data)
         op = data[0]
         if op == polar.CpOpcode.REQUEST_MEASUREMENT_START:
             self.band.streaming = True
@@ -154,6 +249,11 @@ class FakeLink:
         self.connected = False
         if self.band.link is self:
             self.band.link = None
+            if self.band.protocol != "polar":
+                # both stop streaming when the central goes (the open IMU spec; the GSP
+                # firmware unsubscribes everything on a disconnect)
+                self.band.streaming = False
+                self.band.movesense_ref = None
 
     @property
     def is_connected(self) -> bool:

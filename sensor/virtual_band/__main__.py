@@ -1,4 +1,6 @@
-"""python -m sensor.virtual_band: run a virtual Polar H10 until SIGTERM / Ctrl-C.
+"""python -m sensor.virtual_band: run a virtual band until SIGTERM / Ctrl-C.
+
+``--profile`` picks what it speaks: polar-h10 (default), polar-verity, open-imu, movesense.
 
 Uses the system bus of DBUS_SYSTEM_BUS_ADDRESS (BlueZ or BlueZoo must own org.bluez there).
 Prints ``READY <address> <name>`` once it advertises.
@@ -13,6 +15,7 @@ import signal
 import sys
 
 from .band import VirtualBandSettings, run_virtual_band
+from .profiles import BAND_PROFILES
 from .truth import GroundTruth
 
 
@@ -22,7 +25,7 @@ def build_settings(args) -> VirtualBandSettings:
     else:
         base = VirtualBandSettings()
     changes = {}
-    for name in ("adapter", "serial", "name", "speed", "faults", "seed", "csv_path",
+    for name in ("adapter", "profile", "serial", "name", "speed", "faults", "seed", "csv_path",
                  "truth_path", "clock_start_ns", "source_rate_hz", "mtu", "content_origin"):
         value = getattr(args, name, None)
         if value is not None:
@@ -45,8 +48,10 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--settings-json", help="VirtualBandSettings as JSON (other flags override)")
     p.add_argument("--adapter", help="adapter to advertise on (default hci1)")
+    p.add_argument("--profile", choices=list(BAND_PROFILES), help="what the band speaks "
+                   "(default polar-h10)")
     p.add_argument("--serial")
-    p.add_argument("--name", help="advertised name (default 'Polar H10 <serial>')")
+    p.add_argument("--name", help="advertised name (default: the profile's, e.g. 'Polar H10 <serial>')")
     p.add_argument("--speed", type=float, help="device seconds per wall second (default 1)")
     p.add_argument("--faults", help="e.g. 'drop@120s:5s,stall@300s:20s,stop@500s,garbage@200s'")
     p.add_argument("--seed", type=int)

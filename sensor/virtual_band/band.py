@@ -1,15 +1,20 @@
-"""The virtual band: a simulated Polar H10 that is a real BlueZ peripheral over D-Bus.
+"""The virtual band: a simulated band that is a real BlueZ peripheral over D-Bus.
 
 ``run_virtual_band(settings)`` connects to the system bus (``DBUS_SYSTEM_BUS_ADDRESS``),
-registers a GATT application (PMD service with control point and data characteristics,
-Device Information, Battery) and a connectable LE advertisement on ``settings.adapter``,
-then behaves like the device: answers the PMD control point, streams ACC frames (raw type
-1, int16 mG) from its content at the requested rate, and injects the faults of
-``settings.faults``.  Everything it sends (and loses) goes to a :class:`GroundTruth`.
+registers a GATT application (the profile's service with its control and data
+characteristics, Device Information, Battery) and a connectable LE advertisement on
+``settings.adapter``, then behaves like the device: answers control writes, streams ACC
+from its content at the requested rate, and injects the faults of ``settings.faults``.
+Everything it sends (and loses) goes to a :class:`GroundTruth`.
 
-Clocks.  *Device time* (the frame timestamps) is ns since 2000-01-01 of the band's own
-clock: ``clock_start_ns`` at band start, advancing ``speed`` device-seconds per wall
-second, plus any ``jump`` faults.  *Content time* is seconds of the replayed night since
+``settings.profile`` picks what it speaks (models.py): ``polar-h10`` (PMD, raw int16 mG
+frames), ``polar-verity`` (PMD, delta-compressed frames, SDK mode), ``open-imu`` (the
+open twitchwatch IMU profile) or ``movesense`` (the GATT SensorData protocol).
+
+Clocks.  *Device time* is the band's own clock in ns (for Polar: since 2000-01-01; for
+the others: since the band started, which each model turns into its own time base):
+``clock_start_ns`` at band start, advancing ``speed`` device-seconds per wall second, plus
+any ``jump`` faults.  *Content time* is seconds of the replayed night since
 the content origin (the first stream start, or band start); it runs at the same rate and
 keeps running whether or not anything streams, so the samples of a disconnection are lost
 as they are with a real band.  Sample ``j`` of a stream started at content time c0 and
@@ -51,31 +56,22 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..polar import PMD_CP_UUID, PMD_DATA_UUID, PMD_SERVICE_UUID, MeasurementType
-from ..polar_encode import (
-    encode_acc_raw_frame,
-    encode_measurement_stopped,
-    max_raw_samples_per_frame,
-)
-from .device import PmdDeviceModel, StreamConfig
+from .device import StreamConfig
 from .faults import Fault, parse_faults
+from .models import make_model
+from .profiles import BAND_PROFILES
 from .source import SampleSource, csv_source, default_night_settings, night_source
 from .truth import FrameRecord, GroundTruth
 
 log = logging.getLogger(__name__)
 
 NS_PER_S = 1_000_000_000
-# 2020-01-01T00:00:00Z in ns since 2000-01-01 (7305 days).
-_CLOCK_2020_NS = 7305 * 86400 * NS_PER_S
-_YEAR_NS = 365 * 86400 * NS_PER_S
 
 DIS_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
 BATTERY_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
-_DIS_CHARS = {
-    "00002a29-0000-1000-8000-00805f9b34fb": "Polar Electro Oy",  # manufacturer name
-    "00002a24-0000-1000-8000-00805f9b34fb": "H10",                # model number
-    "00002a26-0000-1000-8000-00805f9b34fb": "virtual-1",          # firmware revision
-}
+MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
+MODEL_NUMBER_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
+FIRMWARE_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
 SERIAL_UUID = "00002a25-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 
@@ -97,8 +93,9 @@ class VirtualBandSettings:
     """
 
     adapter: str = "hci1"
+    profile: str = "polar-h10"              # what it speaks: a key of BAND_PROFILES
     serial: str = "TW0001"
-    name: Optional[str] = None              # default "Polar H10 <serial>"
+    name: Optional[str] = None              # default "<profile's name prefix> <serial>"
     night: Any = None                       # twitchwatch.simulate.NightSettings
     csv_path: Optional[str] = None
     samples_mg: Any = None
@@ -107,7 +104,8 @@ class VirtualBandSettings:
     faults: Any = ""                        # spec string or Fault objects (see faults.py)
     content_origin: str = "first_stream"    # or "band"
     loop: bool = False                      # replay the content again at its end
-    clock_start_ns: Optional[int] = None    # None: 2020-2025, drawn from seed
+    clock_start_ns: Optional[int] = None    # None: drawn from seed (Polar: 2020-2025 in ns
+                                            # since 2000; others: 1 h-10 days since start)
     seed: int = 0
     mtu: int = 232                          # what an H10 negotiates; sets samples per frame
     samples_per_frame: Optional[int] = None
@@ -122,27 +120,33 @@ class VirtualBandSettings:
             raise ValueError(f"speed must be positive, got {self.speed}")
         if self.content_origin not in ("first_stream", "band"):
             raise ValueError("content_origin must be 'first_stream' or 'band'")
+        if self.profile not in BAND_PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(BAND_PROFILES)}")
         if self.bluezoo_workarounds not in ("auto", "on", "off"):
             raise ValueError("bluezoo_workarounds must be 'auto', 'on' or 'off'")
         parse_faults(self.faults)  # validate early
         if self.samples_per_frame is not None and not 1 <= self.samples_per_frame <= 83:
             raise ValueError("samples_per_frame must be 1-83 (a frame is at most 512 bytes)")
 
+    def model(self):
+        """A new device model for this profile (models.py)."""
+        return make_model(self.profile, factor=self.factor, battery_percent=self.battery_percent)
+
     @property
     def local_name(self) -> str:
-        return self.name or f"Polar H10 {self.serial}"
+        return self.name or f"{self.model().name_prefix} {self.serial}"
 
     def fault_list(self) -> tuple[Fault, ...]:
         return parse_faults(self.faults)
 
-    def frame_samples(self) -> int:
-        return self.samples_per_frame or max_raw_samples_per_frame(self.mtu)
+    def frame_samples(self, cfg: StreamConfig | None = None) -> int:
+        cfg = cfg or StreamConfig(100, 8)
+        return self.model().samples_per_frame(self.mtu, cfg, self.samples_per_frame)
 
     def device_clock_start_ns(self) -> int:
         if self.clock_start_ns is not None:
             return int(self.clock_start_ns)
-        rng = np.random.default_rng([self.seed, 0x7C10C])
-        return _CLOCK_2020_NS + int(rng.integers(0, 5 * _YEAR_NS))
+        return self.model().clock_start_ns(np.random.default_rng([self.seed, 0x7C10C]))
 
     def load_source(self) -> SampleSource:
         if self.samples_mg is not None:
@@ -212,7 +216,7 @@ class _Band:
         self.s = settings
         self.truth = truth
         self.faults = list(settings.fault_list())
-        self.model = PmdDeviceModel(factor=settings.factor)
+        self.model = settings.model()
         self.spf = settings.frame_samples()
         self.rng = np.random.default_rng([settings.seed, 0xBAD])
         self.clock0 = settings.device_clock_start_ns()
@@ -327,13 +331,15 @@ class _Band:
         self.bluezoo = mode == "on" or (mode == "auto" and await self._is_bluezoo())
 
         self.app = GattApplication(self.bus, self.app_path, self.adapter_path)
-        pmd = self.app.add_service(PMD_SERVICE_UUID)
-        self.cp = pmd.add_characteristic(PMD_CP_UUID, ["read", "write", "indicate"],
-                                         on_read=lambda opts: self.model.feature_read(),
-                                         on_write=self._on_cp_write)
-        self.data = pmd.add_characteristic(PMD_DATA_UUID, ["notify"])
+        m = self.model
+        main = self.app.add_service(m.service_uuid)
+        self.cp = main.add_characteristic(m.control_uuid, list(m.control_flags),
+                                          on_read=lambda opts: self.model.control_read(),
+                                          on_write=self._on_cp_write)
+        self.data = main.add_characteristic(m.data_uuid, ["notify"])
         dis = self.app.add_service(DIS_UUID)
-        for uuid, text in _DIS_CHARS.items():
+        for uuid, text in ((MANUFACTURER_UUID, m.manufacturer), (MODEL_NUMBER_UUID, m.model_number),
+                           (FIRMWARE_UUID, "virtual-1")):
             dis.add_characteristic(uuid, ["read"], value=text.encode())
         dis.add_characteristic(SERIAL_UUID, ["read"], value=self.s.serial.encode())
         bat = self.app.add_service(BATTERY_UUID)
@@ -343,7 +349,7 @@ class _Band:
 
         self.adv = AdvertisementHandle(
             self.bus, Advertisement(f"{self.app_path}/advertisement0", self.s.local_name,
-                                    [PMD_SERVICE_UUID], self._adv_payload()),
+                                    [self.model.service_uuid], self._adv_payload()),
             self.adapter_path)
         await self.adv.register()
 
@@ -406,6 +412,7 @@ class _Band:
         if self.stream is not None:
             self._end_stream("disconnect")
         self.model.streaming = False
+        self.model.on_link_lost()
         for char in (self.cp, self.data, self.battery):
             char.set_notifying(False)
         if self.bluezoo and not self._closing:
@@ -454,9 +461,9 @@ class _Band:
             self._ev("gatt_reregistered")
 
     def _adv_payload(self) -> dict[str, bytes]:
-        # Service data under the PMD service UUID: one counter byte, so that the
+        # Service data under the profile's service UUID: one counter byte, so that the
         # advertisement changes like a real device's (see _refresh_advertisement).
-        return {PMD_SERVICE_UUID: bytes((self._adv_counter & 0xFF,))}
+        return {self.model.service_uuid: bytes((self._adv_counter & 0xFF,))}
 
     def _refresh_advertisement(self, now: float) -> None:
         """Change the advertisement payload now and then while nobody is connected.
@@ -484,8 +491,9 @@ class _Band:
         asyncio.get_running_loop().call_soon(self._apply_cp, outcome)
 
     def _apply_cp(self, outcome) -> None:
+        answer_char = self.data if self.model.responses_on == "data" else self.cp
         for resp in outcome.responses:
-            delivered = self.cp.notify(resp)
+            delivered = answer_char.notify(resp)
             self._ev("cp_response", hex=resp.hex(), delivered=delivered)
         if outcome.stop and self.stream is not None:
             self._end_stream("client")
@@ -502,9 +510,11 @@ class _Band:
         k0 = math.floor(Fraction(c0) * self._src_rate)
         self.stream = _Stream(self.stream_count, cfg, self.device_ns(now), c0, k0,
                               self.clock_offset_ns)
+        self.spf = self.model.samples_per_frame(self.s.mtu, cfg, self.s.samples_per_frame)
         self.model.streaming = True
         self._ev("stream_started", stream=self.stream.id, sample_rate_hz=cfg.sample_rate_hz,
-                 range_g=cfg.range_g, t0_ns=self.stream.t0_ns, source_index=k0)
+                 range_g=cfg.range_g, t0_ns=self.stream.t0_ns, source_index=k0,
+                 samples_per_frame=self.spf, kind=cfg.kind)
 
     def _end_stream(self, reason: str) -> None:
         st = self.stream
@@ -554,7 +564,7 @@ class _Band:
             samples = np.clip(self.source.samples_mg[src], -lim, lim).astype(np.int32)
             times = st.device_ns(j) + (self.clock_offset_ns - st.clock_offset0)
             times = np.maximum(times, 1)
-            frame = encode_acc_raw_frame(samples, int(times[-1]))
+            frame = self.model.encode_frame(st.cfg, samples, times, st.seq)
             c_last = st.content_s(int(j[-1]))
             lost = None
             if self._in_stall(c_last):
@@ -577,9 +587,11 @@ class _Band:
     def _device_stop(self, reason: str) -> None:
         if self.stream is None:
             return
-        msg = encode_measurement_stopped([MeasurementType.ACC])
-        delivered = self.cp.notify(msg)
-        self._ev("cp_response", hex=msg.hex(), delivered=delivered)
+        msg = self.model.device_stop_message()
+        if msg is not None:
+            answer_char = self.data if self.model.responses_on == "data" else self.cp
+            delivered = answer_char.notify(msg)
+            self._ev("cp_response", hex=msg.hex(), delivered=delivered)
         self._end_stream(reason)
 
     # --- faults --------------------------------------------------------------------
