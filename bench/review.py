@@ -46,11 +46,6 @@ def data_dir(n_nights: int) -> Path:
     return d
 
 
-def has_command(name: str) -> bool:
-    r = subprocess.run([sys.executable, "-m", "twitchwatch", name, "--help"], capture_output=True, cwd=ROOT)
-    return r.returncode == 0
-
-
 def time_command(args: list[str], repeat: int, out_dir: Path | None = None) -> float:
     """Best wall time of ``repeat`` runs of ``twitchwatch args`` in a new process (s)."""
     best = float("inf")
@@ -76,11 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="twitchwatch-bench-export-"))
     out = work / "out"
     dd = ["--data-dir", str(data)]
-    runs = [("`twitchwatch nights`", ["nights", *dd], None)]
-    if has_command("trend"):
-        runs.append(("`twitchwatch trend`", ["trend", *dd], None))
-    else:
-        print("(the trend command is not available: not measured)", file=sys.stderr)
+    runs = [("`twitchwatch nights`", ["nights", *dd], None), ("`twitchwatch trend`", ["trend", *dd], None)]
     runs += [
         ("`twitchwatch export` (pdf, csv, edf, fhir)", ["export", *dd, "--to", str(out)], out),
         ("`export --format csv,fhir`", ["export", *dd, "--to", str(out), "--format", "csv,fhir"], out),

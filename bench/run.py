@@ -253,6 +253,14 @@ def main() -> None:
           f"twitchwatch analyze {tw:.2f} s, minimal pandas+scipy detector {base:.2f} s "
           f"(ratio {tw / base:.2f}; target <= 1)")
 
+    # the sections of the other areas, each a module of bench/ with its own main()
+    import importlib
+
+    for name, quick_args in (("bench.batch", ["--quick"]), ("bench.review", ["--nights", "12"]),
+                             ("bench.report", ["--nights", "12"])):
+        print()
+        importlib.import_module(name).main(quick_args if args.quick else [])
+
 
 if __name__ == "__main__":
     main()

@@ -125,3 +125,94 @@ def test_missing_output_folders_are_made_owner_only(tmp_path):
     assert (tmp_path / "a" / "b").stat().st_mode & 0o777 == 0o700
     with pytest.raises(TwitchwatchError, match=".pdf"):
         prepare_output(tmp_path / "report.png", force=False, suffixes=(".pdf",))
+
+
+# ------------------------------------------------------------------ the page cache
+@pytest.fixture
+def drawn(monkeypatch):
+    """The night ids whose page is drawn in this process (workers=1: all drawing is here)."""
+    from twitchwatch.review import pages
+
+    seen: list[str] = []
+    real = pages.render_page
+
+    def spy(view, *args, **kwargs):
+        seen.append(view.night_id)
+        return real(view, *args, **kwargs)
+
+    monkeypatch.setattr(pages, "render_page", spy)
+    return seen
+
+
+def test_report_pages_come_from_the_cache_in_the_data_dir(report, views):
+    folder = views[0].path.parent / ".cache" / "pages"
+    assert folder.parent.stat().st_mode & 0o777 == 0o700 and folder.stat().st_mode & 0o777 == 0o700
+    files = sorted(folder.glob("*.pdf"))
+    assert len(files) >= N_NIGHTS
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o600
+        assert len(PdfReader(f).pages) == 1
+        assert "P-017" not in f.read_bytes().decode("latin-1")      # the pseudonym is added, not cached
+    assert not list(folder.glob(".*"))                               # no temporary left behind
+
+
+def test_second_report_draws_no_page_and_matches_an_uncached_one(views, tmp_path, drawn):
+    cache = tmp_path / "pages"
+    first, second, uncached = tmp_path / "1.pdf", tmp_path / "2.pdf", tmp_path / "3.pdf"
+    write_report(views, first, pseudonym="P-017", cache_dir=cache, workers=2)    # cold: drawn in 2 processes
+    assert len(list(cache.glob("*.pdf"))) == N_NIGHTS and drawn == []
+    stamps = {f.name: f.stat().st_mtime_ns for f in cache.iterdir()}
+    write_report(views, second, pseudonym="P-017", cache_dir=cache, workers=1)
+    assert drawn == []                                               # warm: nothing drawn
+    assert {f.name: f.stat().st_mtime_ns for f in cache.iterdir()} == stamps
+    write_report(views, uncached, pseudonym="P-017", cache=False, cache_dir=cache, workers=1)
+    assert drawn == [v.night_id for v in views]                      # the spy sees drawing when it happens
+    assert {f.name: f.stat().st_mtime_ns for f in cache.iterdir()} == stamps    # cache=False stores nothing
+    texts = [page_texts(p) for p in (first, second, uncached)]
+    assert len(texts[0]) == len(texts[1]) == len(texts[2]) == 1 + N_NIGHTS
+    assert texts[0][1:] == texts[1][1:] == texts[2][1:]
+    assert all(f"page {k} of 7" in t for k, t in enumerate(texts[1][1:], start=2))
+
+
+def test_cache_never_shows_identifiers_unless_asked(views, tmp_path):
+    cache = tmp_path / "pages"
+    write_report(views[:2], tmp_path / "ids.pdf", include_identifiers=True, cache_dir=cache, workers=1)
+    write_report(views[:2], tmp_path / "plain.pdf", cache_dir=cache, workers=1)
+    assert "SIM01001" in page_texts(tmp_path / "ids.pdf")[2]
+    assert "SIM0" not in " ".join(page_texts(tmp_path / "plain.pdf"))
+    assert b"SIM0" not in (tmp_path / "plain.pdf").read_bytes()
+    assert len(list(cache.glob("*.pdf"))) == 4                      # two variants of each night's page
+
+
+def test_cache_follows_new_notes_and_analyses_and_mends_a_broken_page(tmp_path, drawn):
+    from twitchwatch.analyze import analyze_night_file
+    from twitchwatch.store import add_note, save_analysis
+
+    data = tmp_path / "data"
+    paths = make_data_dir(data, 3, hours=1.0, rate_hz=50.0)
+    folder = data / ".cache" / "pages"
+    write_report(list_nights(data)[0], tmp_path / "1.pdf", workers=1)
+    before = {f.name for f in folder.glob("*.pdf")}
+    assert len(before) == 3 and len(drawn) == 3
+
+    drawn.clear()
+    add_note(paths[2], "slept at a friend's house", "other")
+    write_report(list_nights(data)[0], tmp_path / "2.pdf", workers=1)
+    assert drawn == [paths[2].stem]
+    after = {f.name for f in folder.glob("*.pdf")}
+    assert len(after) == 3 and len(before - after) == 1             # the old page of that night is gone
+    assert "slept at a friend's house" in page_texts(tmp_path / "2.pdf")[3]
+
+    drawn.clear()
+    save_analysis(paths[0], analyze_night_file(paths[0], timezone="America/New_York"))
+    write_report(list_nights(data)[0], tmp_path / "3.pdf", workers=1)
+    assert drawn == [paths[0].stem]
+    assert "clock hours of America/New_York" in page_texts(tmp_path / "3.pdf")[1]
+    assert len(list(folder.glob("*.pdf"))) == 3
+
+    drawn.clear()
+    broken = sorted(folder.glob("*.pdf"))[0]
+    broken.write_bytes(b"%PDF-1.4 cut short")
+    write_report(list_nights(data)[0], tmp_path / "4.pdf", workers=1)
+    assert len(drawn) == 1 and len(PdfReader(broken).pages) == 1     # drawn again, cache mended
+    assert page_texts(tmp_path / "4.pdf")[1:] == page_texts(tmp_path / "3.pdf")[1:]

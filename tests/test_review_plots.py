@@ -134,6 +134,37 @@ def test_gallery_shows_the_detectors_gravity_free_magnitude(views):
         assert np.nanmax(mag[t >= j["onset_t"] - 1.0]) == pytest.approx(j["peak_accel_g"], rel=1e-3)
 
 
+def test_gallery_is_one_axes_showing_each_large_jerk_on_one_scale(views, rendered):
+    """The 8 largest jerks share one axes (drawing cost): each labelled with its rank, local
+    time and peak, each drawn as its own piece of the waveform line, all on one g scale."""
+    from twitchwatch.review.plots import KIND_COLOURS
+
+    v = max(views, key=lambda v: v.jerks)
+    fig, _, _ = rendered[v.night_id]
+    assert len(fig.axes) == 4                            # level, events, hourly, gallery
+    ax_g = fig.axes[3]
+    labels = "\n".join(t.get_text() for t in ax_g.texts)
+    top = largest_jerks(v, 8)
+    assert len(top) == 8
+    for k, j in enumerate(top, start=1):
+        when = dt.datetime.fromtimestamp(j["onset_t"], tz=LONDON).strftime("%H:%M:%S")
+        assert f"{k}.  {when}   {j['peak_accel_g']:.2f} g" in labels
+    assert "1 s" in labels and "one scale in g" in labels
+    wave = [ln for ln in ax_g.lines if ln.get_color() == KIND_COLOURS["jerk"]]
+    assert len(wave) == 1
+    y = np.asarray(wave[0].get_ydata(), dtype=float)
+    pieces = np.split(y, np.flatnonzero(np.isnan(y)))
+    assert sum(np.isfinite(p).any() for p in pieces) == 8
+    # the y ticks repeat one scale per row: the same labels at the same heights above each baseline
+    ticks = [t.get_text() for t in ax_g.get_yticklabels()]
+    assert len(ticks) == 6 and ticks[:3] == ticks[3:]
+    # the largest jerk (top row, first cell: x 0-3 s) peaks at its detected peak above the row's base
+    x = np.asarray(wave[0].get_xdata(), dtype=float)
+    base = sorted(ax_g.get_yticks())[3]                  # ticks: row 2 at 0, s/2, s; row 1 from here
+    first = (x >= 0.0) & (x <= 3.0) & (y >= base - 1e-9)
+    assert np.nanmax(y[first]) - base == pytest.approx(top[0]["peak_accel_g"], rel=1e-3)
+
+
 def test_highpass_magnitude_restarts_after_a_gap_and_matches_scipy():
     from scipy.signal import butter, sosfilt, sosfilt_zi
 

@@ -48,6 +48,9 @@ A4_LANDSCAPE = (11.69, 8.27)
 WAVE_BEFORE_S, WAVE_AFTER_S = 1.0, 2.0
 #: Extra samples read before the shown window so the high-pass has settled.
 WAVE_SETTLE_S = 2.0
+#: Version of the night page's drawing: bump it whenever night_figure draws differently,
+#: so that report pages cached from the old drawing are redrawn (review/pages.py).
+PAGE_FORMAT_VERSION = 2
 
 
 def _mdate(t) -> np.ndarray:
@@ -208,45 +211,104 @@ def largest_jerks(view: NightView, n: int) -> "list[dict]":
     return j.to_dict("records")
 
 
-def _draw_gallery(fig, gs, view: NightView, zone: str, n: int) -> None:
-    """Waveforms of the n largest jerks into the cells of GridSpec ``gs`` (rows x 4)."""
-    from matplotlib.ticker import MaxNLocator
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above x (a tidy top for a shared scale)."""
+    if not (x > 0 and math.isfinite(x)):
+        return 1.0
+    e = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 2.0, 2.5, 5.0):
+        if m * e >= x * (1 - 1e-9):
+            return m * e
+    return 10.0 * e
+
+
+#: Gallery cells: columns per row, and the space between cells (in seconds of the x axis).
+GALLERY_COLS, GALLERY_GAP_S = 4, 0.6
+
+
+def _draw_gallery(ax, view: NightView, zone: str, n: int) -> None:
+    """The waveforms of the n largest jerks in ONE axes, largest first, GALLERY_COLS per
+    row: each from -WAVE_BEFORE_S to +WAVE_AFTER_S around its onset, all on one shared
+    scale in g (sizes compare honestly), a 1-s scale bar in place of time ticks.
+
+    One axes rather than one per jerk: axes and their ticks are where a page's drawing
+    time goes (8 axes took about half of it).  Axes x: seconds; cell c spans
+    [c (W + GAP), c (W + GAP) + W] with W = WAVE_BEFORE_S + WAVE_AFTER_S and the onset
+    WAVE_BEFORE_S into it.  Axes y: g above the row's baseline, rows stacked downwards.
+    """
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     jerks = largest_jerks(view, n)
-    nrows, ncols = gs.get_geometry()
-    axes = [fig.add_subplot(gs[i, j]) for i in range(nrows) for j in range(ncols)]
+    ax.xaxis.set_major_locator(NullLocator())
+    if not jerks:
+        ax.set_axis_off()
+        ax.text(0.0, 0.5, "no jerk detected this night", ha="left", va="center", fontsize=8,
+                transform=ax.transAxes)
+        return
     fs = float(view.summary.get("sample_rate_hz") or 100.0)
     fc = float((view.summary.get("config") or {}).get("highpass_hz", 2.0))
-    for k, ax in enumerate(axes):
-        if k >= len(jerks):
-            ax.set_axis_off()
-            if k == 0:
-                ax.text(0.0, 0.5, "no jerk detected this night", ha="left", va="center", fontsize=8,
-                        transform=ax.transAxes)
-            continue
-        row = jerks[k]
+    waves = []                          # per jerk: (s from onset, |a| g), or None without samples
+    for row in jerks:
         t0 = float(row["onset_t"])
         t, acc = view.read_window(t0 - WAVE_BEFORE_S - WAVE_SETTLE_S, t0 + WAVE_AFTER_S)
         if t.size > 1:
             mag = highpass_magnitude(t, acc, fs, fc)
             show = t >= t0 - WAVE_BEFORE_S
-            ax.plot(t[show] - t0, mag[show], color=KIND_COLOURS["jerk"], lw=0.8)
+            waves.append((t[show] - t0, mag[show]))
         else:
-            ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
-        ax.axvline(0.0, color="k", lw=0.5, ls=":")
-        ax.axvspan(0.0, float(row["duration_s"]), color=KIND_COLOURS["jerk"], alpha=0.12, lw=0)
-        where = "" if row["in_sleep_window"] else ", outside sleep window"
-        ax.set_title(f"{_local(t0, zone, '%H:%M:%S')}  {row['peak_accel_g']:.2f} g{where}", fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.set_xlim(-WAVE_BEFORE_S, WAVE_AFTER_S)
-        ax.set_xticks(np.arange(-math.floor(WAVE_BEFORE_S), WAVE_AFTER_S + 0.01, 1.0))   # few labels: drawing cost
-        ax.yaxis.set_major_locator(MaxNLocator(3))
-        ax.grid(alpha=0.3, lw=0.4)
-        ax.set_ylim(bottom=0.0)
-        if k % ncols == 0:
-            ax.set_ylabel("g", fontsize=7)
-        if k + ncols >= len(jerks):      # the lowest panel of its column
-            ax.set_xlabel("s from onset", fontsize=7)
+            waves.append(None)
+    peaks = [float(np.nanmax(w[1])) for w in waves if w is not None and np.isfinite(w[1]).any()]
+    top = _nice_ceiling(max(peaks + [float(r["peak_accel_g"]) for r in jerks]))
+    width, ncols = WAVE_BEFORE_S + WAVE_AFTER_S, GALLERY_COLS
+    nrows = math.ceil(len(jerks) / ncols)
+    height = top * 1.45                 # a row: the scale, plus room for the cell's label
+    ticks = (0.0, top / 2, top)
+    wx, wy, ox, oy, gx, gy, yticks, ylabels = [], [], [], [], [], [], [], []
+    for k, (row, w) in enumerate(zip(jerks, waves)):
+        r, c = divmod(k, ncols)
+        base = (nrows - 1 - r) * height
+        left = c * (width + GALLERY_GAP_S)
+        onset = left + WAVE_BEFORE_S
+        ax.add_patch(Rectangle((left, base), width, top, fill=False, edgecolor="#AAAAAA", lw=0.5))
+        ax.add_patch(Rectangle((onset, base), min(float(row["duration_s"]), WAVE_AFTER_S), top,
+                               color=KIND_COLOURS["jerk"], alpha=0.12, lw=0))
+        ox += [onset, onset, np.nan]
+        oy += [base, base + top, np.nan]
+        if w is not None:
+            wx += [*(onset + w[0]), np.nan]
+            wy += [*(base + w[1]), np.nan]
+        else:
+            ax.text(left + width / 2, base + top / 2, "no samples", ha="center", va="center", fontsize=6)
+        where = ", outside sleep window" if not row["in_sleep_window"] else ""
+        ax.text(left, base + top * 1.05, f"{k + 1}.  {_local(float(row['onset_t']), zone, '%H:%M:%S')}   "
+                f"{row['peak_accel_g']:.2f} g{where}", fontsize=6.5, va="bottom", ha="left")
+        if c == 0:
+            yticks += [base + v for v in ticks]
+            ylabels += [f"{v:g}" for v in ticks]
+        for v in ticks[1:]:             # faint grid inside the cell only
+            gx += [left, left + width, np.nan]
+            gy += [base + v, base + v, np.nan]
+    # one line each for all grids, onsets and waveforms: NaN separates the cells
+    ax.plot(gx, gy, color="#DDDDDD", lw=0.4, zorder=0.5)
+    ax.plot(ox, oy, color="k", lw=0.5, ls=":")
+    ax.plot(wx, wy, color=KIND_COLOURS["jerk"], lw=0.8)
+    # the time scale: a 1-s bar under the last column of the lowest row
+    right = (ncols - 1) * (width + GALLERY_GAP_S) + width
+    bar_y = -0.12 * height
+    ax.plot([right - 1.0, right], [bar_y, bar_y], color="k", lw=1.5, solid_capstyle="butt")
+    ax.text(right - 1.05, bar_y, "1 s", ha="right", va="center", fontsize=6.5)
+    ax.text(0.0, bar_y, f"each cell: {WAVE_BEFORE_S:g} s before to {WAVE_AFTER_S:g} s after the onset "
+            "(dotted); one scale in g for all", ha="left", va="center", fontsize=6.5, color="#333333")
+    ax.set_xlim(-0.15, right + 0.15)
+    ax.set_ylim(-0.22 * height, nrows * height - (height - top * 1.3))
+    ax.yaxis.set_major_locator(FixedLocator(yticks))
+    ax.yaxis.set_major_formatter(FixedFormatter(ylabels))
+    ax.tick_params(labelsize=6, length=2)
+    ax.set_ylabel("g", fontsize=7)
+    ax.yaxis.set_label_coords(-0.035, 0.5)     # placed by hand: automatic placement costs time
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
 
 
 # ------------------------------------------------------------------ one night
@@ -254,15 +316,23 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
                  figsize: tuple[float, float] = A4_PORTRAIT):
     """The overview of one night (A4 portrait): header, movement level with the sleep
     window, gaps and events, an hourly histogram of jerks, and the largest jerks'
-    waveforms.  tz: display zone (default the night's).  Returns a matplotlib Figure."""
+    waveforms.  tz: display zone (default the night's).  Returns a matplotlib Figure with
+    four axes: movement level, events, hourly histogram, waveform gallery.
+
+    The bottom 1.2 % of the page is left free for a report's page footer.  Bump
+    PAGE_FORMAT_VERSION when the drawing changes (cached report pages depend on it).
+    """
+    from matplotlib.colors import to_rgba
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
     zone = tz or view.timezone
-    # a fixed layout (figure fractions) for a fixed page: a layout engine would double the
-    # drawing time, which matters for a report of many nights
+    # Drawing time matters for a report of many nights, so: a fixed layout (figure
+    # fractions; a layout engine would double the time), titles and axis labels placed by
+    # hand (automatic placement measures every tick label), few ticks, and one axes for
+    # the whole waveform gallery.
     fig = Figure(figsize=figsize)
     L, R = 0.16, 0.975
 
@@ -295,6 +365,8 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
         y = np.insert(y, brk + 1, np.nan)
         ax_lvl.plot(_mdate(tm_plot), np.maximum(y, 0.1), color="k", lw=0.6)
         ax_lvl.set_yscale("log")
+        ax_lvl.yaxis.set_minor_locator(NullLocator())     # decades are enough; minor ticks cost time
+        ax_lvl.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))   # 1, 10, 100: no mathtext
         lo = np.nanpercentile(rms_mg, 1) if rms_mg.size else 1.0
         ax_lvl.set_ylim(bottom=max(lo * 0.5, 0.05))
         handles.append(Line2D([], [], color="k", lw=0.8, label="movement level (5-s RMS)"))
@@ -302,6 +374,7 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
         ax_lvl.text(0.5, 0.5, "no epoch statistics stored with this analysis", ha="center",
                     transform=ax_lvl.transAxes)
     ax_lvl.set_ylabel("gravity-free RMS (mg)", fontsize=8)
+    ax_lvl.yaxis.set_label_coords(-0.075, 0.5)
     for ax in (ax_lvl, ax_ev):
         if sw:
             ax.axvspan(_mdate(sw[0]), _mdate(sw[1]), color=SLEEP_COLOUR, alpha=0.15, lw=0)
@@ -312,26 +385,31 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
         handles.append(Patch(color=GAP_COLOUR, alpha=0.5, label=f"gap in data ({len(gaps)})"))
     ev = view.events
     kinds = list(KIND_COLOURS)
-    for row, kind in enumerate(kinds):
-        sel = ev[ev["kind"] == kind] if len(ev) else ev
-        if len(sel):
-            t = sel["onset_t"].to_numpy(float)
-            peak = sel["peak_accel_g"].to_numpy(float)
-            inside = sel["in_sleep_window"].to_numpy(bool)
-            size = 8 + 40 * np.clip(np.log10(np.maximum(peak, 0.01) / 0.01) / 2.5, 0, 1)
-            ax_ev.scatter(_mdate(t[inside]), np.full(inside.sum(), row), s=size[inside], marker="|",
-                          color=KIND_COLOURS[kind], linewidths=1.2)
-            ax_ev.scatter(_mdate(t[~inside]), np.full((~inside).sum(), row), s=size[~inside], marker="|",
-                          color=KIND_COLOURS[kind], linewidths=0.6, alpha=0.45)
+    if len(ev):
+        # one tick mark per event, all in one LineCollection (scatter markers cost ~10x more
+        # to set up); the mark's height grows with log(peak): 0.01 g -> 0.25 row, 3 g -> 0.8 row
+        row = ev["kind"].map({k: i for i, k in enumerate(kinds)}).to_numpy(float)
+        known = np.isfinite(row)
+        peak = ev["peak_accel_g"].to_numpy(float)[known]
+        half = 0.125 + 0.275 * np.clip(np.log10(np.maximum(peak, 0.01) / 0.01) / 2.5, 0, 1)
+        inside = ev["in_sleep_window"].to_numpy(bool)[known]
+        rgba = np.array([to_rgba(KIND_COLOURS[k]) for k in ev["kind"][known]])
+        rgba[~inside, 3] = 0.45
+        x = _mdate(ev["onset_t"].to_numpy(float)[known])
+        ax_ev.vlines(x, row[known] - half, row[known] + half, colors=rgba,
+                     linewidths=np.where(inside, 1.2, 0.6))
     ax_ev.set_yticks(range(len(kinds)))
     ax_ev.set_yticklabels([f"{KIND_LABELS[k]} ({int((ev['kind'] == k).sum()) if len(ev) else 0})" for k in kinds],
                           fontsize=7)
     ax_ev.set_ylim(len(kinds) - 0.5, -0.5)
-    ax_ev.set_title("events (faint: outside the sleep window; taller: larger peak)", fontsize=7, loc="left")
+    ax_ev.set_title("events (faint: outside the sleep window; taller: larger peak)", fontsize=7, loc="left",
+                    y=1.0, pad=3)
     if view.span_utc:
         ax_ev.set_xlim(_mdate(view.span_utc[0]), _mdate(view.span_utc[1]))
     _local_time_axis(ax_ev, zone, view.span_utc)
-    ax_lvl.set_title("movement level across the night", fontsize=9, loc="left")
+    ax_ev.xaxis.set_label_coords(0.5, -0.24)
+    # y given: matplotlib then skips its automatic title placement (which measures ticks)
+    ax_lvl.set_title("movement level across the night", fontsize=9, loc="left", y=1.0, pad=4)
     ax_lvl.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.8)
     ax_lvl.grid(alpha=0.3, lw=0.4)
 
@@ -352,6 +430,7 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
                 ax_h.text(xi, h["jerks"], f"{h['sleep_s'] / 60:.0f} min", ha="center", va="bottom", fontsize=6)
         ax_h.set_xticks(x)
         ax_h.set_xticklabels(labels, fontsize=7)
+        ax_h.set_xlim(-0.6, len(hourly) - 0.4)
         ax_h.set_ylim(0, max(max(counts), 1) * 1.25)
     else:
         ax_h.text(0.5, 0.5, "no sleep window: no hourly counts", ha="center", va="center", transform=ax_h.transAxes)
@@ -360,19 +439,20 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
     ax_h.set_xlabel(f"start of the hour, local time ({zone})"
                     + (f"; hours are the clock hours of {own}" if own != zone else "")
                     + "; minutes shown where the hour was only partly sleep", fontsize=8)
+    ax_h.xaxis.set_label_coords(0.5, -0.25)
     ax_h.set_ylabel("jerks", fontsize=8)
-    ax_h.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_h.set_title("jerks per clock hour of the sleep window", fontsize=9, loc="left")
+    ax_h.yaxis.set_label_coords(-0.075, 0.5)
+    ax_h.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+    ax_h.set_title("jerks per clock hour of the sleep window", fontsize=9, loc="left", y=1.0, pad=4)
     ax_h.grid(axis="y", alpha=0.3, lw=0.4)
 
-    # ---- gallery of the largest jerks
-    fig.text(0.03, 0.305, "largest jerks: gravity-free magnitude (2-Hz high-pass per axis, then |a|), "
-                         "onset at 0, event span shaded", fontsize=9)
-    nrows = max(1, math.ceil(min(n_waveforms, 8) / 4))
-    gs = fig.add_gridspec(nrows, 4, left=0.07, right=R, bottom=0.085, top=0.275, wspace=0.3, hspace=0.5)
-    _draw_gallery(fig, gs, view, zone, min(n_waveforms, 4 * nrows))
+    # ---- gallery of the largest jerks: one axes
+    fig.text(0.03, 0.305, "largest jerks, largest first: gravity-free magnitude (2-Hz high-pass per axis, "
+                         "then |a|), event span shaded", fontsize=9)
+    ax_g = fig.add_axes((0.07, 0.085, R - 0.07, 0.205))
+    _draw_gallery(ax_g, view, zone, min(n_waveforms, 2 * GALLERY_COLS))
 
-    # ---- footer: what the numbers are
+    # ---- footnote: what the numbers are
     fig.text(0.03, 0.045, textwrap.fill(
         "Counts are accelerometer-detected movement events, not a diagnosis. A non-zero count is normal "
         "(hypnic jerks occur in 60-70% of people). Movement level: root mean square of the 2-Hz high-passed "

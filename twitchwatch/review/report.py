@@ -1,8 +1,11 @@
 """The clinician's PDF report: one summary page for the period, then one page per night.
 
-Drawn with matplotlib (``Figure`` + ``PdfPages``; no pyplot, no global state).  The file
-is written under a temporary name in the target folder, owner-only (0600), and renamed
-when complete; an existing report is replaced only with ``force``.
+Drawn with matplotlib (``Figure``; no pyplot, no global state) and put together with
+pypdf: page 1 is drawn each time; each night page comes from the page cache
+(``pages.py``; drawn once per night and analysis) and gets its footer (pseudonym, page
+number) laid over it here.  The file is written under a temporary name in the target
+folder, owner-only (0600), and renamed when complete; an existing report is replaced only
+with ``force``.
 
 Privacy: no device address, serial number, device name or file path appears unless
 ``include_identifiers``; the person is shown only by the pseudonym given (never a name
@@ -16,6 +19,7 @@ and their limits.  Pages 2...: :func:`plots.night_figure` of each night, oldest 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import os
 import tempfile
@@ -127,13 +131,9 @@ def _wrap(text: str, width: int) -> str:
 
 
 def _identifiers(views: list[NightView]) -> list[str]:
-    out = []
-    for v in views:
-        d = v.device
-        dev = ", ".join(f"{k} {d[k]}" for k in ("kind", "name", "serial", "address", "firmware", "placement")
-                        if d.get(k))
-        out.append(f"{v.night_id}: {dev or 'no device information'}; file {v.path}")
-    return out
+    from .pages import identifier_line
+
+    return [identifier_line(v) for v in views]
 
 
 def period_lines(views: list[NightView], table) -> list[str]:
@@ -231,20 +231,71 @@ def summary_figure(views: list[NightView], *, pseudonym: str | None, include_ide
     return fig
 
 
+# ------------------------------------------------------------------ putting pages together
+def _frame_pdf(summary_fig, footers: list[str]) -> bytes:
+    """Page 1 (the summary) followed by one page per night holding only its footer line,
+    as PDF bytes; each footer page is laid over its night page (A4 portrait)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from .plots import A4_PORTRAIT
+
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Creator": "twitchwatch", "CreationDate": None}) as pdf:
+        pdf.savefig(summary_fig)
+        fig = Figure(figsize=A4_PORTRAIT)       # one figure, its text changed per page: cheap
+        fig.patch.set_visible(False)            # no white background over the night page
+        line = fig.text(0.5, 0.004, "", ha="center", va="bottom", fontsize=6.5, color="#555555")
+        for text in footers:
+            line.set_text(text)
+            pdf.savefig(fig)
+    return buf.getvalue()
+
+
+def _night_page(path: Path, view: NightView, include_identifiers: bool):
+    """The first page of a cached single-page PDF; drawn afresh when the file vanished
+    meanwhile (another export pruned it) or does not read as a PDF."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        pages = PdfReader(io.BytesIO(path.read_bytes())).pages
+        if len(pages) == 1:
+            return pages[0]
+        problem = f"{len(pages)} pages"
+    except (OSError, PyPdfError, ValueError, KeyError) as exc:
+        problem = str(exc)
+    from .pages import draw_night_page, render_page
+
+    log.warning("cached report page of %s unusable (%s); drawing it again", view.night_id, problem)
+    try:
+        render_page(view, path, None, include_identifiers)      # mends the cache too
+        return PdfReader(io.BytesIO(path.read_bytes())).pages[0]
+    except OSError:
+        buf = io.BytesIO()
+        draw_night_page(view, include_identifiers=include_identifiers).savefig(buf, format="pdf")
+        return PdfReader(buf).pages[0]
+
+
 # ------------------------------------------------------------------ entry point
 def write_report(views: list[NightView], path: Path, *, pseudonym: str | None = None,
                  include_identifiers: bool = False, force: bool = False,
-                 comparison_note: str | None = None) -> None:
+                 comparison_note: str | None = None, cache: bool = True, cache_dir: Path | None = None,
+                 workers: int | None = None, progress: bool | None = None) -> None:
     """Write the PDF report of ``views`` (oldest first after sorting) to ``path``.
 
     Pages: 1 summary + one per night.  comparison_note: the note to compare around, as
     text or tag (trend.find_note); default the latest note tagged 'medication'.
+    Night pages come from the page cache (pages.py: ``<data dir>/.cache/pages``, or
+    ``cache_dir``); missing ones are drawn, in ``workers`` processes (default up to 2) when
+    several, and stored.  cache=False draws every page afresh and stores nothing.
+    progress: a bar on stderr while pages are drawn (None: only on a terminal).
     Raises TwitchwatchError for no nights, an existing file without force, an unwritable
     folder or a note that matches nothing.
     """
-    from matplotlib.backends.backend_pdf import PdfPages
+    from pypdf import PdfReader, PdfWriter
 
-    from .plots import night_figure
+    from .pages import night_pages
     from .trend import compare, nightly_table
 
     views = sorted(views, key=lambda v: (v.date, v.label or ""))
@@ -256,23 +307,28 @@ def write_report(views: list[NightView], path: Path, *, pseudonym: str | None = 
     n_pages = 1 + len(views)
     patient = f"Patient: {pseudonym}" if pseudonym else "Patient: not named"
 
-    def write(tmp: Path) -> None:
-        meta = {"Title": "twitchwatch report: accelerometer-detected movement events in sleep",
-                "Creator": "twitchwatch", "Subject": "not a diagnosis"}
-        with PdfPages(tmp, metadata=meta) as pdf:
-            pdf.savefig(summary_figure(views, pseudonym=pseudonym, include_identifiers=include_identifiers,
-                                       comparison=comparison, table=table, n_pages=n_pages))
-            for k, v in enumerate(views, start=2):
-                fig = night_figure(v)
-                if include_identifiers:
-                    fig.text(0.01, 0.018, textwrap.shorten(_identifiers([v])[0], 170, placeholder="..."),
-                             fontsize=5.5, color="#555555")
-                fig.text(0.5, 0.004, f"{patient}   ·   night {k - 1} of {len(views)}   ·   page {k} of {n_pages}",
-                         ha="center", va="bottom", fontsize=6.5, color="#555555")
-                pdf.savefig(fig)
-                log.debug("report page %d of %d", k, n_pages)
+    with tempfile.TemporaryDirectory(prefix=".twitchwatch-pages-") as scratch:   # created 0700
+        pages = night_pages(views, include_identifiers=include_identifiers, cache=cache, cache_dir=cache_dir,
+                            scratch=Path(scratch), workers=workers, progress=progress)
+        summary = summary_figure(views, pseudonym=pseudonym, include_identifiers=include_identifiers,
+                                 comparison=comparison, table=table, n_pages=n_pages)
+        footers = [f"{patient}   ·   night {k - 1} of {len(views)}   ·   page {k} of {n_pages}"
+                   for k in range(2, n_pages + 1)]
+        frame = PdfReader(io.BytesIO(_frame_pdf(summary, footers))).pages
+        writer = PdfWriter()
+        writer.add_page(frame[0])
+        for k, (v, p) in enumerate(zip(views, pages), start=1):
+            page = writer.add_page(_night_page(p, v, include_identifiers))
+            page.merge_page(frame[k])           # the footer over the cached page
+            page.compress_content_streams(level=1)   # merging leaves the content uncompressed; 1: fast
+        writer.add_metadata({"/Title": "twitchwatch report: accelerometer-detected movement events in sleep",
+                             "/Creator": "twitchwatch", "/Subject": "not a diagnosis"})
 
-    write_atomic(path, write, force=force, what="report")
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                writer.write(f)
+
+        write_atomic(path, write, force=force, what="report")
 
 
 __all__ = ["write_report", "save_figure", "prepare_output", "write_atomic", "summary_figure"]
