@@ -59,6 +59,7 @@ class NightView:
     events: pd.DataFrame = field(repr=False)
     epochs: np.ndarray | None = field(repr=False, default=None)
     analysis_created_utc: str | None = None
+    analysis_id: int | None = None
 
     # ------------------------------------------------------------ shortcuts
     @property
@@ -134,7 +135,7 @@ def load_night(path: Path, *, analyze: bool = True) -> NightView:
             path=path, timezone=r.timezone, device=device, span_utc=span, n_samples=r.n_samples(),
             gaps=r.gaps(), damage=r.damage(), notes=r.notes(), summary=analysis["summary"],
             events=_events_frame(analysis["events"]), epochs=r.analysis_epochs(analysis["analysis_id"]),
-            analysis_created_utc=analysis["created_utc"],
+            analysis_created_utc=analysis["created_utc"], analysis_id=analysis["analysis_id"],
         )
     label = device.get("label")
     if _NIGHT.match(path.stem):

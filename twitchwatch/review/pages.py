@@ -103,7 +103,7 @@ def page_name(view: NightView, *, zone: str | None = None, include_identifiers: 
     content = _sha(
         [PAGE_FORMAT_VERSION, matplotlib.__version__, app_version],
         [view.night_id, view.date, view.label, view.timezone, view.span_utc, view.n_samples, view.gaps],
-        [getattr(view, "analysis_id", None), view.analysis_created_utc, view.summary.get("detector_version")],
+        [view.analysis_id, view.analysis_created_utc, view.summary.get("detector_version")],
         view.summary, list(ev.columns), events, epochs, view.notes)
     ids = [view.device, str(view.path)] if include_identifiers else None
     variant = _sha(zone or view.timezone, bool(include_identifiers), ids)
