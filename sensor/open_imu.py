@@ -23,9 +23,12 @@ Control (write; answers come as notifications on the same characteristic)::
     STOP  02                               -> F1 02 00
     INFO  03                               -> F1 03 00 version max_rate(u16) ranges has_gyro battery
     anything else, or a wrong length       -> F1 cmd 05
+    (none: the band stopped on its own)    -> F1 02 00, unsolicited
 
-``encode_start`` / ``encode_stop`` / ``encode_info`` build the commands and
-``parse_control_answer`` reads the answers (DecodeError on malformed bytes).
+Central side: ``encode_start`` / ``encode_stop`` / ``encode_info`` build the commands and
+``parse_control_answer`` reads the answers (DecodeError on malformed bytes).  Band side
+(the virtual band, tests, firmware authors): ``encode_answer`` and ``encode_info_answer``
+build the answers; ``DEVICE_STOPPED`` is the unsolicited stop.
 """
 from __future__ import annotations
 
@@ -125,6 +128,8 @@ STATUS_NAMES = {
     STATUS_BAD_COMMAND: "unknown or malformed command",
 }
 BATTERY_UNKNOWN = 255
+#: The ``ranges`` bitmap of the INFO answer: bit i set = the band has RANGES_G[i] (+-g).
+RANGES_G = (2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def parse_control_answer(data: bytes) -> ControlAnswer:
                               expected_length=_INFO.size, received_length=len(data) - 3)
         version, max_rate, ranges, has_gyro, battery = _INFO.unpack_from(data, 3)
         info = BandInfo(version=version, max_rate_hz=max_rate,
-                        ranges_g=tuple(g for bit, g in enumerate((2, 4, 8, 16)) if ranges >> bit & 1),
+                        ranges_g=tuple(g for bit, g in enumerate(RANGES_G) if ranges >> bit & 1),
                         has_gyro=bool(has_gyro),
                         battery_percent=None if battery > 100 else battery)
         return ControlAnswer(command, status, info)
@@ -194,6 +199,34 @@ def parse_control_answer(data: bytes) -> ControlAnswer:
         raise DecodeError("open-IMU control answer of the wrong length", offset=3,
                           expected_length=0, received_length=len(data) - 3)
     return ControlAnswer(command, status)
+
+
+def encode_answer(command: int, status: int = STATUS_OK) -> bytes:
+    """A three-byte answer ``F1 command status`` (every answer but a successful INFO)."""
+    if not 0 <= command <= 0xFF or not 0 <= status <= 0xFF:
+        raise ValueError("command and status are single bytes")
+    return bytes((ANSWER, command, status))
+
+
+def encode_info_answer(info: BandInfo) -> bytes:
+    """The successful INFO answer ``F1 03 00`` + 7 bytes (the inverse of parse_control_answer).
+
+    ``info.ranges_g`` must be a subset of RANGES_G; battery None is sent as 255.
+    """
+    unknown = set(info.ranges_g) - set(RANGES_G)
+    if unknown:
+        raise ValueError(f"INFO can only announce ranges {RANGES_G} g, not {sorted(unknown)}")
+    bits = sum(1 << bit for bit, g in enumerate(RANGES_G) if g in info.ranges_g)
+    battery = BATTERY_UNKNOWN if info.battery_percent is None else int(info.battery_percent)
+    if not 0 <= battery <= 100 and battery != BATTERY_UNKNOWN:
+        raise ValueError(f"battery must be 0-100 % or None, not {battery}")
+    return encode_answer(CMD_INFO, STATUS_OK) + _INFO.pack(info.version, info.max_rate_hz, bits,
+                                                           1 if info.has_gyro else 0, battery)
+
+
+#: The band ended the stream on its own (no STOP was written): an unsolicited STOP answer
+#: with status 0.  A central that did not just send STOP treats it as "device stopped".
+DEVICE_STOPPED = encode_answer(CMD_STOP, STATUS_OK)
 
 
 def packets_missing(prev_seq: int | None, seq: int) -> int:

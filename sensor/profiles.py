@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from dataclasses import dataclass
 from typing import Callable
 
@@ -228,112 +227,27 @@ class PolarProfile:
 
 
 # =======================================================================================
-# Open twitchwatch IMU profile: the control characteristic
+# Open twitchwatch IMU profile (its bytes: sensor/open_imu.py)
 # =======================================================================================
-# Written to open_imu.CONTROL_UUID; answers come back as notifications on it
-# (firmware_notes/open-imu-profile.md, "Control").
-OPEN_IMU_ANSWER = 0xF1
-
-
-class OpenImuOp:
-    START = 0x01      # 01 rate_lo rate_hi range_g gyro
-    STOP = 0x02       # 02
-    INFO = 0x03       # 03
-
-
-class OpenImuStatus:
-    OK = 0
-    RATE_NOT_SUPPORTED = 1
-    RANGE_NOT_SUPPORTED = 2
-    NO_GYRO = 3
-    ALREADY_STREAMING = 4
-
-
-#: ``ranges`` bitmap of the INFO answer: bit -> +-g.
-OPEN_IMU_RANGE_BITS = {0: 2, 1: 4, 2: 8, 3: 16}
-_INFO = struct.Struct("<BHBBB")   # version, max_rate, ranges, has_gyro, battery_percent
-
-
-@dataclass(frozen=True)
-class OpenImuAnswer:
-    """``F1 <op> <status> [payload]``."""
-
-    op: int
-    status: int
-    payload: bytes = b""
-
-
-@dataclass(frozen=True)
-class OpenImuInfo:
-    version: int
-    max_rate_hz: int
-    ranges_g: tuple[int, ...]
-    has_gyro: bool
-    battery_percent: int
-
-
-def build_open_imu_start(rate_hz: int, range_g: int, gyro: bool = False) -> bytes:
-    if not 1 <= int(rate_hz) <= 0xFFFF:
-        raise ValueError(f"rate must be 1-65535 Hz, got {rate_hz}")
-    return struct.pack("<BHBB", OpenImuOp.START, int(rate_hz), int(range_g), int(bool(gyro)))
-
-
-def build_open_imu_stop() -> bytes:
-    return bytes((OpenImuOp.STOP,))
-
-
-def build_open_imu_info() -> bytes:
-    return bytes((OpenImuOp.INFO,))
-
-
-def parse_open_imu_answer(data: bytes) -> OpenImuAnswer:
-    data = bytes(data)
-    if len(data) < 3:
-        raise DecodeError("truncated open-IMU control answer", offset=0, expected_length=3,
-                          received_length=len(data))
-    if data[0] != OPEN_IMU_ANSWER:
-        raise DecodeError(f"open-IMU control answer starts with 0x{data[0]:02x}, not 0xF1", offset=0)
-    return OpenImuAnswer(data[1], data[2], data[3:])
-
-
-def parse_open_imu_info(answer: OpenImuAnswer) -> OpenImuInfo:
-    if len(answer.payload) != _INFO.size:
-        raise DecodeError("open-IMU INFO answer has the wrong length", offset=3,
-                          expected_length=_INFO.size, received_length=len(answer.payload))
-    version, max_rate, ranges, has_gyro, battery = _INFO.unpack(answer.payload)
-    return OpenImuInfo(version, max_rate, tuple(g for b, g in OPEN_IMU_RANGE_BITS.items() if ranges >> b & 1),
-                       bool(has_gyro), battery)
-
-
-def encode_open_imu_answer(op: int, status: int = 0, payload: bytes = b"") -> bytes:
-    return bytes((OPEN_IMU_ANSWER, op & 0xFF, status & 0xFF)) + bytes(payload)
-
-
-def encode_open_imu_info(version: int, max_rate_hz: int, ranges_g, has_gyro: bool,
-                         battery_percent: int) -> bytes:
-    bits = sum(1 << b for b, g in OPEN_IMU_RANGE_BITS.items() if g in set(ranges_g))
-    return encode_open_imu_answer(OpenImuOp.INFO, 0, _INFO.pack(version, max_rate_hz, bits,
-                                                                int(has_gyro), battery_percent))
-
-
 #: Rates tried, highest first, when a band refuses the requested one (status 1).
 OPEN_IMU_FALLBACK_RATES = (416, 208, 200, 104, 100, 52, 50, 26, 25)
 
 
 class OpenImuProfile:
-    """The open twitchwatch IMU profile (sensor/open_imu.py decodes the data packets).
+    """The open twitchwatch IMU profile (sensor/open_imu.py encodes and decodes its bytes).
 
     Start: INFO (version, highest rate, ranges, battery), then START at the requested rate
     (capped at the band's highest) and range (the requested one if offered, else the
     nearest offered above it, else the largest), gyro off.  A band that refuses the rate
     (status 1) is asked again at the next lower usual rate; one already streaming
-    (status 4) is stopped and started again with our settings.
+    (status 4) is stopped and started again with our settings.  ``rate_hz`` is the rate
+    the band accepted; a band may round it up (the packets' period says what it streams).
 
     Data: device time is the band's own µs counter (t0 of each packet + i x its period), so
     a lost packet shows as a step in device time: the session records it as a
     ``sequence_jump`` gap; ``missing_packets`` counts what the sequence numbers say was
-    lost.  An unsolicited STOP answer (``F1 02 00`` when no STOP was sent) means the band
-    stopped on its own (a proposed addition to the spec): ``device_stopped``.
+    lost.  An unsolicited STOP answer (``open_imu.DEVICE_STOPPED``, ``F1 02 00`` when no
+    STOP was sent) means the band stopped on its own: ``device_stopped``.
     """
 
     name = "open-imu"
@@ -344,7 +258,7 @@ class OpenImuProfile:
         self.requested_range_g = int(range_g)
         self.rate_hz = int(rate_hz)
         self.range_g = int(range_g)
-        self.info: OpenImuInfo | None = None
+        self.info: open_imu.BandInfo | None = None
         self.missing_packets = 0
         self._prev_seq: int | None = None
         self._answers = _Answers()
@@ -364,25 +278,32 @@ class OpenImuProfile:
 
     def _control_notified(self, data: bytes) -> None:
         try:
-            ans = parse_open_imu_answer(data)
+            ans = open_imu.parse_control_answer(data)
         except DecodeError as exc:
+            if len(data) >= 2 and data[0] == open_imu.ANSWER:
+                # an answer to a command we wait for, but garbled: fail that command now
+                self._answers.put(_MalformedAnswer(data[1], exc))
             log.warning("ignoring a malformed open-IMU control answer: %s", exc)
             return
-        if ans.op == OpenImuOp.STOP and OpenImuOp.STOP not in self._pending:
+        if ans.command == open_imu.CMD_STOP and open_imu.CMD_STOP not in self._pending:
             log.info("the band stopped streaming on its own")
             if self.on_device_stop:
                 self.on_device_stop()
             return
         self._answers.put(ans)
 
-    async def _command(self, link, data: bytes) -> OpenImuAnswer:
-        op = data[0]
-        self._pending.add(op)
+    async def _command(self, link, data: bytes) -> open_imu.ControlAnswer:
+        """Write one command; its answer (DecodeError when the band garbled it)."""
+        command = data[0]
+        self._pending.add(command)
         try:
             await link.write(open_imu.CONTROL_UUID, data)
-            return await self._answers.wait(lambda a: a.op == op, f"open-IMU command {op}")
+            ans = await self._answers.wait(lambda a: a.command == command, f"open-IMU command {command}")
         finally:
-            self._pending.discard(op)
+            self._pending.discard(command)
+        if isinstance(ans, _MalformedAnswer):
+            raise ans.error
+        return ans
 
     async def start(self, link, on_data: Callable[[bytes], None]) -> None:
         self._answers.open()
@@ -390,9 +311,12 @@ class OpenImuProfile:
         await link.start_notify(open_imu.CONTROL_UUID, self._control_notified)
         await link.start_notify(open_imu.DATA_UUID, on_data)
         try:
-            self.info = parse_open_imu_info(await self._command(link, build_open_imu_info()))
+            ans = await self._command(link, open_imu.encode_info())
         except DecodeError as exc:
             raise UnsupportedDeviceError(f"{link.name} answered INFO oddly: {exc}") from exc
+        if ans.info is None:
+            raise UnsupportedDeviceError(f"{link.name} refused INFO: {ans.status_name}")
+        self.info = ans.info
         if not self.info.ranges_g:
             raise UnsupportedDeviceError(f"{link.name} reports no accelerometer range")
         self.range_g = _pick(self.info.ranges_g, self.requested_range_g)
@@ -400,17 +324,18 @@ class OpenImuProfile:
         rates = [top] + [r for r in OPEN_IMU_FALLBACK_RATES if r < top]
         restarted = False
         for rate in rates:
-            ans = await self._command(link, build_open_imu_start(rate, self.range_g))
-            if ans.status == OpenImuStatus.ALREADY_STREAMING and not restarted:
+            start = open_imu.encode_start(rate, self.range_g)
+            ans = await self._command(link, start)
+            if ans.status == open_imu.STATUS_STREAMING and not restarted:
                 restarted = True
-                await self._command(link, build_open_imu_stop())
-                ans = await self._command(link, build_open_imu_start(rate, self.range_g))
-            if ans.status == OpenImuStatus.OK:
+                await self._command(link, open_imu.encode_stop())
+                ans = await self._command(link, start)
+            if ans.ok:
                 self.rate_hz = rate
                 return
-            if ans.status != OpenImuStatus.RATE_NOT_SUPPORTED:
+            if ans.status != open_imu.STATUS_BAD_RATE:
                 raise UnsupportedDeviceError(
-                    f"{link.name} refused to stream at {rate} Hz, +-{self.range_g} g (status {ans.status})")
+                    f"{link.name} refused to stream at {rate} Hz, +-{self.range_g} g: {ans.status_name}")
         raise UnsupportedDeviceError(f"{link.name} refused every rate up to {top} Hz; try another --rate")
 
     def decode(self, data: bytes) -> Decoded | None:
@@ -429,8 +354,15 @@ class OpenImuProfile:
         self._prev_seq = None
 
     async def stop(self, link) -> None:
-        self._pending.add(OpenImuOp.STOP)   # its answer is not a device stop
-        await link.write(open_imu.CONTROL_UUID, build_open_imu_stop())
+        self._pending.add(open_imu.CMD_STOP)   # its answer is not a device stop
+        await link.write(open_imu.CONTROL_UUID, open_imu.encode_stop())
+
+
+@dataclass(frozen=True)
+class _MalformedAnswer:
+    """A control answer for ``command`` that did not parse (put in the answer queue)."""
+    command: int
+    error: DecodeError
 
 
 # =======================================================================================

@@ -68,12 +68,15 @@ async def find_device(wanted: str, *, adapter: str | None, attempts: int | None 
 
 
 async def record(*, wanted: str, profile_name: str, rate_hz: int, duration_s: float | None,
-                 writer_factory, detector, adapter: str | None = None, on_status=None,
+                 writer_factory, detector_factory=None, adapter: str | None = None, on_status=None,
                  watchdog_s: float = 5.0) -> tuple[SessionStats, FoundDevice]:
     """Record until the duration ends or SIGINT/SIGTERM arrives.
 
     writer_factory(found: FoundDevice, profile) -> an open NightWriter (called once the
-    device is found, so the file records what was connected).
+    device is found, before it is connected: the session then replaces the device settings
+    and the channel's rate and range with what the stream negotiated).
+    detector_factory(rate_hz) -> a Detector, or None for no live detection; called at the
+    first sample with the negotiated rate (a Movesense asked for 100 Hz streams 104 Hz).
     """
     found = await find_device(wanted, adapter=adapter)
     key = found.profile if profile_name == "auto" else profile_name
@@ -93,10 +96,10 @@ async def record(*, wanted: str, profile_name: str, rate_hz: int, duration_s: fl
         return BleakLink(again.device, adapter=adapter)
 
     writer = writer_factory(found, profile)
-    session = RecordingSession(link_factory, profile, writer, detector,
+    session = RecordingSession(link_factory, profile, writer, None,
                                SessionSettings(rate_hz=float(rate_hz), duration_s=duration_s,
                                                watchdog_s=watchdog_s),
-                               on_status=on_status)
+                               on_status=on_status, detector_factory=detector_factory)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

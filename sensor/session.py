@@ -82,17 +82,28 @@ class RecordingSession:
     link_factory : async callable returning a fresh, unconnected :class:`Link`
         (rescanning if needed); called before every (re)connect.
     profile : a device profile (sensor.profiles).
-    writer : twitchwatch.store.NightWriter (anything with append/add_gap/add_clock_sync).
+    writer : twitchwatch.store.NightWriter (anything with append/add_gap/add_clock_sync/
+        update_device_settings).  After every start, and once more at the end, the
+        profile's negotiated settings, rate and range replace what the file was created
+        with: a file is created before the device is reached, and a band may stream at
+        another rate than asked (a Verity Sense or a Movesense asked for 100 Hz: 104 Hz).
     detector : detect.Detector or None.
+    detector_factory : instead of ``detector``, a callable ``rate_hz -> Detector`` called
+        at the first sample with the negotiated ``profile.rate_hz`` (the detector's
+        filters depend on the rate); the result (None: no detection) is ``self.detector``.
     """
 
     def __init__(self, link_factory: Callable[[], Awaitable[Link]], profile, writer, detector,
                  settings: SessionSettings, *, time_source: TimeSource | None = None,
-                 on_status: Callable[[SessionStats, float], None] | None = None):
+                 on_status: Callable[[SessionStats, float], None] | None = None,
+                 detector_factory: Callable[[float], object] | None = None):
+        if detector is not None and detector_factory is not None:
+            raise ValueError("give a detector or a detector_factory, not both")
         self._link_factory = link_factory
         self.profile = profile
         self.writer = writer
         self.detector = detector
+        self._detector_factory = detector_factory
         self.settings = settings
         self.ts = time_source or TimeSource()
         self.stats = SessionStats()
@@ -124,6 +135,12 @@ class RecordingSession:
 
     def _on_device_stop(self) -> None:
         self._device_stopped.set()
+
+    def _record_negotiated(self) -> None:
+        """Put what the profile negotiated into the night file (settings, rate, range)."""
+        self.writer.update_device_settings(self.profile.settings(),
+                                           nominal_rate_hz=float(self.profile.rate_hz),
+                                           range=float(self.profile.range_g))
 
     # ------------------------------------------------------------------ main loop
     async def run(self) -> SessionStats:
@@ -158,6 +175,7 @@ class RecordingSession:
                     log.info("connect attempt %d failed (%s); retrying in %.1f s", attempt, exc, delay)
                     await self._wait_stop(delay)
                     continue
+                self._record_negotiated()
                 if connected_once:
                     self.stats.reconnects += 1
                 connected_once = True
@@ -177,6 +195,8 @@ class RecordingSession:
         finally:
             await self._queue.put(None)
             await consumer
+        if connected_once:
+            self._record_negotiated()  # counters a profile keeps (missing packets) at the end
         return self.stats
 
     async def _unless_stopped(self, coro):
@@ -262,6 +282,10 @@ class RecordingSession:
             if utc - self._last_sync_utc >= CLOCK_SYNC_EVERY_S:
                 self.writer.add_clock_sync(int(dev[-1]), utc, mono)
                 self._last_sync_utc = utc
+            if self._detector_factory is not None:
+                # the first sample comes after the start's negotiation: its rate is known
+                factory, self._detector_factory = self._detector_factory, None
+                self.detector = factory(float(self.profile.rate_hz))
             if self.detector is not None:
                 for ev in self.detector.feed(t, acc[:, 0], acc[:, 1], acc[:, 2]):
                     self.stats.jerks += ev.kind == "jerk"

@@ -62,7 +62,7 @@ MOVESENSE_DEV0_MS = (1 << 32) - 30_000  # 30 s before the ms counter wraps
 class FakeBand:
     def __init__(self, clock: FastTime, fs: float = 100.0, per_frame: int = 10, *,
                  drops=(), stalls=(), device_stop_at=None, garbage_at=(), log_sent: bool = True,
-                 protocol: str = "polar", losses=()):
+                 protocol: str = "polar", losses=(), open_imu_rates=None):
         if protocol not in ("polar", "open-imu", "movesense"):
             raise ValueError(protocol)
         self.protocol = protocol
@@ -70,6 +70,7 @@ class FakeBand:
         self.fs = fs
         self.per_frame = per_frame
         self.losses = list(losses)      # (start_s, length_s): frames not delivered, link up
+        self.open_imu_rates = open_imu_rates  # rates (Hz) an open IMU band accepts; None: any
         self.seq = 0                    # open IMU packet counter (lost packets count too)
         self.movesense_ref = None       # the reference of the running Movesense subscription
         self.dev0_ns = 790_000_000_123_456_789  # an arbitrary device clock start
@@ -127,7 +128,7 @@ class FakeBand:
         if self.protocol == "polar":
             self.link.cp_cb(bytes([polar.CP_NOTIFY_MEASUREMENT_STOPPED, polar.MeasurementType.ACC]))
         elif self.protocol == "open-imu":
-            self.link.cp_cb(bytes([0xF1, 0x02, 0x00]))
+            self.link.cp_cb(open_imu.DEVICE_STOPPED)
         else:
             self.movesense_ref = None  # GSP has no "stopped" message: the data just stop
 
@@ -206,16 +207,23 @@ class FakeLink:
 
     def _write_open_imu(self, data: bytes) -> None:
         op = data[0]
-        if op == 0x03:  # INFO: version 1, 416 Hz, ±2-16 g, no gyro, 80 %
-            self._answer(self.cp_cb, bytes([0xF1, 3, 0, 1]) + struct.pack("<H", 416) + bytes([0x0F, 0, 80]))
-        elif op == 0x01:
-            status = 4 if self.band.streaming else 0
-            self.band.streaming = True
-            self._answer(self.cp_cb, bytes([0xF1, 1, status]))
-        elif op == 0x02:
+        if op == open_imu.CMD_INFO:  # version 1, 416 Hz, ±2-16 g, no gyro, 80 %
+            info = open_imu.BandInfo(1, 416, open_imu.RANGES_G, False, 80)
+            self._answer(self.cp_cb, open_imu.encode_info_answer(info))
+        elif op == open_imu.CMD_START:
+            rate = int.from_bytes(data[1:3], "little")
+            if self.band.streaming:
+                status = open_imu.STATUS_STREAMING
+            elif self.band.open_imu_rates is not None and rate not in self.band.open_imu_rates:
+                status = open_imu.STATUS_BAD_RATE
+            else:
+                status = open_imu.STATUS_OK
+            self.band.streaming = self.band.streaming or status == open_imu.STATUS_OK
+            self._answer(self.cp_cb, open_imu.encode_answer(op, status))
+        elif op == open_imu.CMD_STOP:
             self.band.streaming = False
             self.band.stop_requests += 1
-            self._answer(self.cp_cb, bytes([0xF1, 2, 0]))
+            self._answer(self.cp_cb, open_imu.encode_answer(op))
 
     def _write_movesense(self, data: bytes) -> None:
         cmd, ref = data[0], data[1]

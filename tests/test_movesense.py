@@ -152,22 +152,29 @@ def test_virtual_band_movesense_frames_decode_to_its_samples():
 
 
 def test_virtual_band_open_imu_control():
-    from sensor.open_imu import decode_packet
-    from sensor.profiles import (build_open_imu_info, build_open_imu_start, build_open_imu_stop,
-                                 parse_open_imu_answer, parse_open_imu_info)
+    from sensor import open_imu as oi
 
     m = make_model("open-imu")
-    info = parse_open_imu_info(parse_open_imu_answer(m.handle_write(build_open_imu_info()).responses[0]))
-    assert info.max_rate_hz == 416 and info.ranges_g == (2, 4, 8, 16) and info.battery_percent == 100
-    assert parse_open_imu_answer(m.handle_write(build_open_imu_start(99, 8)).responses[0]).status == 1
-    assert parse_open_imu_answer(m.handle_write(build_open_imu_start(100, 3)).responses[0]).status == 2
-    assert parse_open_imu_answer(m.handle_write(build_open_imu_start(100, 8, gyro=True)).responses[0]).status == 3
-    out = m.handle_write(build_open_imu_start(100, 8))
+
+    def answer(command: bytes) -> oi.ControlAnswer:
+        (data,) = m.handle_write(command).responses
+        return oi.parse_control_answer(data)
+
+    info = answer(oi.encode_info()).info
+    assert info == oi.BandInfo(1, 416, (2, 4, 8, 16), False, 100)
+    assert answer(oi.encode_start(99, 8)).status == oi.STATUS_BAD_RATE
+    assert answer(oi.encode_start(100, 3)).status == oi.STATUS_BAD_RANGE
+    assert answer(oi.encode_start(100, 8, gyro=True)).status == oi.STATUS_NO_GYRO
+    assert (answer(b"\x09").command, answer(b"\x09").status) == (9, oi.STATUS_BAD_COMMAND)
+    assert (answer(b"").command, answer(b"").status) == (0, oi.STATUS_BAD_COMMAND)
+    assert answer(oi.encode_stop() + b"\x00").status == oi.STATUS_BAD_COMMAND
+    out = m.handle_write(oi.encode_start(100, 8))
     assert out.start == StreamConfig(100, 8, 16)
     m.streaming = True
-    assert parse_open_imu_answer(m.handle_write(build_open_imu_start(100, 8)).responses[0]).status == 4
-    assert m.handle_write(build_open_imu_stop()).stop
+    assert answer(oi.encode_start(100, 8)).status == oi.STATUS_STREAMING
+    assert m.handle_write(oi.encode_stop()).stop
+    assert oi.parse_control_answer(m.device_stop_message()) == oi.ControlAnswer(oi.CMD_STOP, oi.STATUS_OK)
     times = 7_200_000_000_000 + np.arange(34) * 10_000_000
-    pkt = decode_packet(m.encode_frame(out.start, np.full((34, 3), 1000), times, 65537))
+    pkt = oi.decode_packet(m.encode_frame(out.start, np.full((34, 3), 1000), times, 65537))
     assert pkt.seq == 1 and pkt.device_t_ns[0] == times[0]
     np.testing.assert_allclose(pkt.acc_g, 1.0, atol=0.000244 / 2)

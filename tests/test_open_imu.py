@@ -7,11 +7,18 @@ from hypothesis import given, settings, strategies as st
 
 from sensor.errors import DecodeError
 from sensor.open_imu import (
+    CMD_STOP,
+    DEVICE_STOPPED,
     HEADER,
+    RANGES_G,
     STATUS_BAD_COMMAND,
     STATUS_OK,
+    BandInfo,
+    ControlAnswer,
     decode_packet,
+    encode_answer,
     encode_info,
+    encode_info_answer,
     encode_packet,
     encode_start,
     encode_stop,
@@ -107,6 +114,29 @@ def test_control_commands_and_answers():
         == (1, 100, (2, 4, 8), False, None)
     assert parse_control_answer(bytes([0xF1, 3, 0, 1, 0x82, 6, 0x0F, 1, 87])).info.battery_percent == 87
     assert parse_control_answer(bytes([0xF1, 3, STATUS_OK + 5])).info is None
+
+
+def test_band_side_answers_round_trip():
+    assert encode_answer(1) == bytes([0xF1, 1, 0]) and encode_answer(9, 5) == bytes([0xF1, 9, 5])
+    assert DEVICE_STOPPED == bytes([0xF1, 2, 0])
+    assert parse_control_answer(DEVICE_STOPPED) == ControlAnswer(CMD_STOP, STATUS_OK)
+    # the spec's example: LSM6DS3 band, 416 Hz, every range, gyro, battery unknown
+    info = BandInfo(1, 416, (2, 4, 8, 16), True, None)
+    assert encode_info_answer(info) == bytes([0xF1, 3, 0, 1, 0xA0, 1, 0x0F, 1, 255])
+    assert parse_control_answer(encode_info_answer(info)).info == info
+    with pytest.raises(ValueError):
+        encode_info_answer(BandInfo(1, 100, (3,), False, 50))     # 3 g has no bit
+    with pytest.raises(ValueError):
+        encode_info_answer(BandInfo(1, 100, (2,), False, 101))    # neither 0-100 nor unknown
+    with pytest.raises(ValueError):
+        encode_answer(256)
+
+
+@given(st.integers(0, 255), st.integers(0, 0xFFFF), st.sets(st.sampled_from(RANGES_G)), st.booleans(),
+       st.one_of(st.none(), st.integers(0, 100)))
+def test_info_answer_round_trip(version, max_rate, ranges, gyro, battery):
+    info = BandInfo(version, max_rate, tuple(sorted(ranges)), gyro, battery)
+    assert parse_control_answer(encode_info_answer(info)) == ControlAnswer(3, STATUS_OK, info)
 
 
 @pytest.mark.parametrize("data, what", [

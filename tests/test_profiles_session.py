@@ -19,6 +19,15 @@ from twitchwatch.store import ChannelSpec, NightReader, NightWriter
 
 from .fakeband import FakeBand, FakeLink, FastTime
 
+@pytest.fixture(autouse=True, scope="module")
+def warm_detector():
+    """Load the detector's compiled kernels before any session: the first feed in a process
+    takes ~0.3 s of wall time, 6 band seconds at SPEED, which would stall the event loop past
+    the watchdog and show as a spurious gap."""
+    t = 1.7e9 + np.arange(10) / 100.0
+    Detector(DetectorConfig(sample_rate_hz=100.0)).feed(t, np.zeros(10), np.zeros(10), np.ones(10))
+
+
 SPEED = 20.0
 DROP = (20.0, 5.0)
 STALL = (45.0, 10.0)          # longer than the watchdog (3 s): a watchdog reconnect
@@ -130,3 +139,70 @@ def test_profiles_are_registered_and_detected():
 @pytest.mark.parametrize("wanted, got", [(12, 13), (13, 13), (100, 104), (200, 208), (5000, 1666)])
 def test_movesense_rate_rounds_up_to_a_sensor_rate(wanted, got):
     assert MovesenseProfile(rate_hz=wanted).rate_hz == got
+
+
+@pytest.mark.parametrize("protocol, asked, got", [("open-imu", 150, 104), ("movesense", 100, 104)])
+def test_night_file_and_detector_get_the_negotiated_rate(tmp_path, protocol, asked, got):
+    """The file is created before the band is reached, with the asked-for rate (as
+    `twitchwatch record` does); the band streams at another rate: an open-IMU band that
+    refuses 150 Hz (the profile falls back to 104 Hz), a Movesense asked for 100 Hz (104 Hz).
+    The stored settings and nominal rate, and the detector's rate, must be the negotiated ones."""
+    clock = FastTime(SPEED)
+    band = FakeBand(clock, fs=float(got), per_frame=8, protocol=protocol, open_imu_rates=(52, 104, 208))
+    profile = PROFILES[protocol](rate_hz=asked)
+    path = tmp_path / "n.night"
+    made = []
+
+    def detector_factory(rate_hz):
+        made.append(Detector(DetectorConfig(sample_rate_hz=rate_hz)))
+        return made[-1]
+
+    async def link_factory():
+        return FakeLink(band)
+
+    async def main():
+        task = asyncio.create_task(band.run())
+        with NightWriter.create(path, timezone="UTC", device={"kind": profile.name, "settings": {"rate_hz": asked}},
+                                channels=(ChannelSpec("acc", float(asked), 16.0),)) as w:
+            s = RecordingSession(link_factory, profile, w, None,
+                                 SessionSettings(rate_hz=float(asked), duration_s=20.0, watchdog_s=3.0),
+                                 time_source=clock, detector_factory=detector_factory)
+            stats = await s.run()
+        task.cancel()
+        return s, stats
+
+    session, stats = asyncio.run(main())
+    assert stats.samples > 0 and profile.rate_hz == got
+    with NightReader(path) as r:
+        _, nominal, rng = r.channel("acc")
+        device = r.device()
+    assert nominal == got and rng == 8.0, (nominal, rng)
+    assert device["settings"] == profile.settings() and device["settings"]["rate_hz"] == got
+    assert len(made) == 1 and session.detector is made[0] and made[0].config.sample_rate_hz == got
+    if protocol == "open-imu":
+        assert device["settings"]["battery_percent"] == 80
+
+
+@pytest.mark.parametrize("info_answer, why", [
+    (bytes([0xF1, 3, 0, 1]), "oddly"),                  # an INFO answer cut short
+    (bytes([0xF1, 3, 5]), "refused INFO"),              # a band without INFO
+])
+def test_open_imu_start_refuses_a_band_with_a_bad_info_answer(info_answer, why):
+    """A garbled or refused INFO answer fails start at once (not after the answer timeout)."""
+    from sensor import open_imu
+    from sensor.profiles import UnsupportedDeviceError
+
+    class Link:
+        name = "TW-IMU odd"
+
+        async def start_notify(self, uuid, callback):
+            if uuid == open_imu.CONTROL_UUID:
+                self.control = callback
+
+        async def write(self, uuid, data):
+            assert data == open_imu.encode_info()
+            asyncio.get_running_loop().call_soon(self.control, info_answer)
+
+    with pytest.raises(UnsupportedDeviceError, match=why):
+        # (a timeout would raise a plain SensorError, "did not answer", after CP_TIMEOUT_S)
+        asyncio.run(OpenImuProfile().start(Link(), lambda data: None))

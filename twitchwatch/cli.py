@@ -124,6 +124,7 @@ def _cmd_record(args) -> int:
     import time
 
     from detect import Detector, DetectorConfig
+    from detect.errors import DetectError
     from sensor.recorder import record
 
     from .nights import data_dir, night_id
@@ -138,16 +139,28 @@ def _cmd_record(args) -> int:
                                "shows); for a phone over Wi-Fi use --source sensorlogger or --source phyphox")
     if args.rate is None:
         args.rate = 100
-    out = {"path": None}
+    out = {"path": None, "detector": None}
 
     def writer_factory(found, profile):
+        # created before the band is reached; the session writes the negotiated settings,
+        # rate and range over these requested ones once the stream starts
         path = Path(args.out) if args.out else data_dir(args.data_dir) / f"{night_id(time.time(), tz, args.label)}.night"
         out["path"] = path
         return NightWriter.create(
             path, timezone=tz, force=args.force,
             device={"kind": profile.name, "name": found.name, "address": found.address,
                     "label": args.label, "placement": args.placement, "settings": profile.settings()},
-            channels=(ChannelSpec("acc", float(args.rate), float(profile.range_g)),))
+            channels=(ChannelSpec("acc", float(profile.rate_hz), float(profile.range_g)),))
+
+    def detector_factory(rate_hz):
+        # called at the first sample, with the rate the band agreed to (filters depend on it)
+        try:
+            out["detector"] = Detector(DetectorConfig(sample_rate_hz=float(rate_hz)))
+        except DetectError as exc:  # a band that fell back to a rate too low to detect at
+            logging.getLogger(__name__).warning("recording without live detection: %s", exc)
+        return out["detector"]
+
+    DetectorConfig(sample_rate_hz=float(args.rate))  # a bad --rate fails here, before connecting
 
     def status(stats, elapsed):
         if _sys.stdout.isatty():
@@ -155,14 +168,14 @@ def _cmd_record(args) -> int:
             print(f"\r{h:02d}:{rem // 60:02d}:{rem % 60:02d}  samples {stats.samples:,}  gaps {len(stats.gaps)}"
                   f"  jerks {stats.jerks}   ", end="", flush=True)
 
-    detector = Detector(DetectorConfig(sample_rate_hz=float(args.rate)))
     stats, found = asyncio.run(record(wanted=args.device, profile_name=args.profile, rate_hz=args.rate,
-                                      duration_s=duration, writer_factory=writer_factory, detector=detector,
-                                      adapter=args.adapter, on_status=status))
+                                      duration_s=duration, writer_factory=writer_factory,
+                                      detector_factory=detector_factory, adapter=args.adapter,
+                                      on_status=status))
     if _sys.stdout.isatty():
         print()
-    if stats.samples:
-        result = detector.finish(timezone=tz)
+    if stats.samples and out["detector"] is not None:
+        result = out["detector"].finish(timezone=tz)
         save_analysis(out["path"], result)
     print(f"recorded {stats.samples:,} samples from {found.name or found.address} into {out['path']}; "
           f"{len(stats.gaps)} gaps, {stats.reconnects} reconnects, {stats.malformed_frames} malformed frames"

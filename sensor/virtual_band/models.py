@@ -33,12 +33,6 @@ from ..polar_encode import (
     encode_measurement_stopped,
     max_raw_samples_per_frame,
 )
-from ..profiles import (
-    OpenImuOp,
-    OpenImuStatus,
-    encode_open_imu_answer,
-    encode_open_imu_info,
-)
 from .device import (
     VERITY_ACC_DEFAULTS,
     VERITY_ACC_SETTINGS,
@@ -165,30 +159,30 @@ class OpenImuModel(BandModel):
 
     def handle_write(self, data: bytes) -> CpOutcome:
         data = bytes(data)
-        if not data:
-            return CpOutcome()
-        op = data[0]
-        if op == OpenImuOp.INFO:
-            return CpOutcome([encode_open_imu_info(self.version, max(self.rates_hz), self.ranges_g,
-                                                   self.has_gyro, self.battery_percent)])
-        if op == OpenImuOp.STOP:
-            return CpOutcome([encode_open_imu_answer(op, OpenImuStatus.OK)], stop=self.streaming)
-        if op != OpenImuOp.START or len(data) != 5:
-            return CpOutcome([encode_open_imu_answer(op, 0xFF)])
+        command = data[0] if data else 0
+        if command == open_imu.CMD_INFO and len(data) == 1:
+            return CpOutcome([open_imu.encode_info_answer(open_imu.BandInfo(
+                self.version, max(self.rates_hz), tuple(self.ranges_g), self.has_gyro,
+                self.battery_percent))])
+        if command == open_imu.CMD_STOP and len(data) == 1:
+            return CpOutcome([open_imu.encode_answer(command)], stop=self.streaming)
+        if command != open_imu.CMD_START or len(data) != 5:
+            # unknown, empty or of the wrong length: F1 cmd 05 (an empty write: F1 00 05)
+            return CpOutcome([open_imu.encode_answer(command, open_imu.STATUS_BAD_COMMAND)])
         rate = int.from_bytes(data[1:3], "little")
         range_g, gyro = data[3], bool(data[4])
         if self.streaming:
-            status = OpenImuStatus.ALREADY_STREAMING
+            status = open_imu.STATUS_STREAMING
         elif rate not in self.rates_hz:
-            status = OpenImuStatus.RATE_NOT_SUPPORTED
+            status = open_imu.STATUS_BAD_RATE
         elif range_g not in self.ranges_g:
-            status = OpenImuStatus.RANGE_NOT_SUPPORTED
+            status = open_imu.STATUS_BAD_RANGE
         elif gyro and not self.has_gyro:
-            status = OpenImuStatus.NO_GYRO
+            status = open_imu.STATUS_NO_GYRO
         else:
-            return CpOutcome([encode_open_imu_answer(op, OpenImuStatus.OK)],
+            return CpOutcome([open_imu.encode_answer(command)],
                              start=StreamConfig(rate, range_g, 16, gyro=gyro))
-        return CpOutcome([encode_open_imu_answer(op, status)])
+        return CpOutcome([open_imu.encode_answer(command, status)])
 
     def samples_per_frame(self, mtu, cfg, override):
         per = 12 if cfg.gyro else 6
@@ -203,7 +197,7 @@ class OpenImuModel(BandModel):
                                       acc_lsb_ug=lsb, gyro_raw=gyro)
 
     def device_stop_message(self):
-        return encode_open_imu_answer(OpenImuOp.STOP, OpenImuStatus.OK)
+        return open_imu.DEVICE_STOPPED
 
 
 def open_imu_model(battery_percent: int = 100) -> OpenImuModel:

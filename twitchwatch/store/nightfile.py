@@ -229,6 +229,19 @@ class NightWriter:
                       (self._ch.get(kind), int(round(start_s * 1e6)), int(round(end_s * 1e6)), reason))
         self._maybe_commit()
 
+    def update_device_settings(self, settings: dict, *, kind: str = "acc",
+                               nominal_rate_hz: float | None = None, range: float | None = None) -> None:
+        """Replace the device's settings (JSON) and, when given, channel ``kind``'s nominal
+        rate (Hz) and range: a recorder learns them only once the stream is negotiated."""
+        self._begin()
+        self._execute("UPDATE devices SET settings_json = ? WHERE device_id = ?",
+                      (json.dumps(settings, sort_keys=True), self._device_id))
+        if nominal_rate_hz is not None or range is not None:
+            self._execute("UPDATE channels SET nominal_rate_hz = COALESCE(?, nominal_rate_hz),"
+                          " range = COALESCE(?, range) WHERE channel_id = ?",
+                          (nominal_rate_hz, range, self._ch[kind]))
+        self._maybe_commit()
+
     def add_clock_sync(self, device_time_ns: int, host_utc_s: float, host_monotonic_ns: int | None = None) -> None:
         self._begin()
         self._execute("INSERT INTO clock_sync(device_id, device_time_ns, host_utc_us, host_monotonic_ns)"
