@@ -30,30 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TARGET_S = 10.0
-HOURS, RATE_HZ = 7.0, 50.0
+from bench.review import HOURS, RATE_HZ, TARGET_S, data_dir  # noqa: E402  (the same 60 nights)
 #: Night pages drawn serially for the per-page reference.
 REFERENCE_PAGES = 6
-
-
-def data_dir(n_nights: int) -> Path:
-    """The cached data directory (the folder bench/review.py uses; built when missing:
-    written under a temporary name, renamed when every night is written and analysed)."""
-    from tests.nightdata import make_data_dir
-
-    d = Path(tempfile.gettempdir()) / f"twitchwatch-bench-review-{n_nights}n-{HOURS:g}h-{RATE_HZ:g}hz"
-    if (d / ".complete").exists():
-        return d
-    tmp = d.with_name(d.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    t0 = time.perf_counter()
-    print(f"building {n_nights} simulated nights in {d} (once) ...", file=sys.stderr, flush=True)
-    make_data_dir(tmp, n_nights, hours=HOURS, rate_hz=RATE_HZ)
-    (tmp / ".complete").write_text("")
-    shutil.rmtree(d, ignore_errors=True)
-    os.replace(tmp, d)
-    print(f"built in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    return d
 
 
 def time_per_page(views) -> float:

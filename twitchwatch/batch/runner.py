@@ -103,6 +103,16 @@ class PoolRunner:
         todo = list(specs)[::-1]  # pop() from the end keeps the given order
         tries: dict[int, int] = {}
         running: dict = {}
+
+        def retry_or_give_up(spec: dict):
+            """An input whose worker died: queue it again, or report it after MAX_TRIES."""
+            k = id(spec)
+            tries[k] = tries.get(k, 0) + 1
+            if tries[k] >= MAX_TRIES:
+                yield spec, died(spec, tries[k])
+            else:
+                todo.append(spec)
+
         while todo or running:
             while todo and len(running) < self.workers:
                 spec = todo.pop()
@@ -115,21 +125,11 @@ class PoolRunner:
                     yield spec, fut.result()
                 except BrokenProcessPool:
                     broken = True
-                    k = id(spec)
-                    tries[k] = tries.get(k, 0) + 1
-                    if tries[k] >= MAX_TRIES:
-                        yield spec, died(spec, tries[k])
-                    else:
-                        todo.append(spec)
+                    yield from retry_or_give_up(spec)
             if broken:
                 # every other in-flight input died with the pool as well
-                for fut, spec in list(running.items()):
-                    k = id(spec)
-                    tries[k] = tries.get(k, 0) + 1
-                    if tries[k] >= MAX_TRIES:
-                        yield spec, died(spec, tries[k])
-                    else:
-                        todo.append(spec)
+                for spec in list(running.values()):
+                    yield from retry_or_give_up(spec)
                 running.clear()
                 log.warning("a worker process died; restarting the pool")
                 self._pool.shutdown(wait=True, cancel_futures=True)
