@@ -109,6 +109,7 @@ class PolarProfile:
 
     def __init__(self, rate_hz: int = 100, range_g: int = 8):
         self.requested_rate_hz = int(rate_hz)
+        self._rate_checked = False
         self.requested_range_g = int(range_g)
         self.rate_hz = int(rate_hz)
         self.range_g = int(range_g)
@@ -308,6 +309,7 @@ class OpenImuProfile:
     async def start(self, link, on_data: Callable[[bytes], None]) -> None:
         self._answers.open()
         self._prev_seq = None
+        self._rate_checked = False
         await link.start_notify(open_imu.CONTROL_UUID, self._control_notified)
         await link.start_notify(open_imu.DATA_UUID, on_data)
         try:
@@ -348,6 +350,14 @@ class OpenImuProfile:
             self.missing_packets += missing
             log.debug("%d open-IMU packets missing before sequence %d", missing, pkt.seq)
         self._prev_seq = pkt.seq
+        if not self._rate_checked and pkt.device_t_ns.size >= 2:
+            # START rounds the rate up to the band's next setting (spec): the packets'
+            # period says what it streams, and the night file and detector need that
+            self._rate_checked = True
+            streamed = 1e9 * (pkt.device_t_ns.size - 1) / float(pkt.device_t_ns[-1] - pkt.device_t_ns[0])
+            if abs(streamed - self.rate_hz) > 0.01 * self.rate_hz:
+                log.info("the band accepted %d Hz and streams at %.2f Hz", self.rate_hz, streamed)
+                self.rate_hz = round(streamed, 2)
         return Decoded(pkt.device_t_ns, pkt.acc_g)
 
     def reset(self) -> None:

@@ -141,14 +141,17 @@ def test_movesense_rate_rounds_up_to_a_sensor_rate(wanted, got):
     assert MovesenseProfile(rate_hz=wanted).rate_hz == got
 
 
-@pytest.mark.parametrize("protocol, asked, got", [("open-imu", 150, 104), ("movesense", 100, 104)])
-def test_night_file_and_detector_get_the_negotiated_rate(tmp_path, protocol, asked, got):
+@pytest.mark.parametrize("protocol, asked, got, accepts", [
+    ("open-imu", 150, 104, (52, 104, 208)),   # refuses 150 Hz: the profile falls back to 104
+    ("open-imu", 100, 104, None),             # accepts 100 Hz and rounds it up (the spec allows it)
+    ("movesense", 100, 104, None),            # subscribes to the sensor rate 104
+])
+def test_night_file_and_detector_get_the_negotiated_rate(tmp_path, protocol, asked, got, accepts):
     """The file is created before the band is reached, with the asked-for rate (as
-    `twitchwatch record` does); the band streams at another rate: an open-IMU band that
-    refuses 150 Hz (the profile falls back to 104 Hz), a Movesense asked for 100 Hz (104 Hz).
-    The stored settings and nominal rate, and the detector's rate, must be the negotiated ones."""
+    `twitchwatch record` does); the band streams at another rate.  The stored settings and
+    nominal rate, and the detector's rate, must be the rate streamed."""
     clock = FastTime(SPEED)
-    band = FakeBand(clock, fs=float(got), per_frame=8, protocol=protocol, open_imu_rates=(52, 104, 208))
+    band = FakeBand(clock, fs=float(got), per_frame=8, protocol=protocol, open_imu_rates=accepts)
     profile = PROFILES[protocol](rate_hz=asked)
     path = tmp_path / "n.night"
     made = []
