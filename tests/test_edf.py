@@ -260,3 +260,105 @@ def test_refuses_to_overwrite_without_force(edf_with_gaps, tmp_path):
     assert path.read_bytes()[:8] == b"0       "
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["x.edf"]             # no temporary left
+
+
+# ---- byte identity with the former numpy writer (tests/edf_reference.py)
+
+def _jittered(seed, seconds, device_hz, jitter, t0=T0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * device_hz)
+    t = t0 + np.arange(n) / device_hz + rng.uniform(-jitter, jitter, n) / device_hz
+    acc, gyro = signal(n, seed)
+    return t, acc, gyro
+
+
+def _identity_cases():
+    """(name, Recording, write_edf keyword arguments) covering every branch of the writer."""
+    gaps, _ = recording_with_gaps()
+    cases = [("gaps EDF+D, gyro, events", gaps, dict(events=events_frame()))]
+    t, acc, gyro = _jittered(1, 90, 50.3, 0.3)
+    cases.append(("jitter and drift, no rate stated", Recording(t=t, acc=acc, source="j"), {}))
+    t, acc, gyro = _jittered(2, 95.5, 85.7, 0.05, t0=T0 + 0.987654)
+    cases.append(("85.7 Hz: 10-s records, end inside a record",
+                  Recording(t=t, acc=acc, gyro=gyro, source="r", sample_rate_hz=85.7,
+                            device={"range_g": 2, "gyro_range_dps": 125}), dict(events=events_frame())))
+    t, acc, _ = _jittered(3, 60, 103.0, 0.0)
+    cases.append(("faster device: skipped samples", Recording(t=t, acc=acc, source="f", sample_rate_hz=100.0),
+                  dict(record_duration_s=2.5)))
+    t, acc, _ = _jittered(4, 60, 97.0, 0.0)
+    keep = np.ones(t.size, dtype=bool)
+    keep[1000:1003] = keep[3000:3400] = False                  # a short gap and a long one
+    acc[keep.nonzero()[0][:5], 1] = [9.9, -9.9, 2.0, -2.0, 16.5]   # range widened past 16 g
+    cases.append(("slower device, gaps inside and across records, wide range",
+                  Recording(t=t[keep], acc=acc[keep], source="s", sample_rate_hz=100.0,
+                            device={"type": "phone x", "range_g": 8.0}),
+                  dict(events=events_frame().iloc[::-1], patient="P 9", gap_s=0.05)))
+    rec, _ = recording_with_gaps(seconds=60)
+    cases.append(("gaps not annotated, float32 signals",
+                  Recording(t=rec.t, acc=rec.acc.astype(np.float32), gyro=rec.gyro.astype(np.float32),
+                            source="f32", sample_rate_hz=FS), dict(annotate_gaps=False)))
+    odd = pd.DataFrame({"onset_t": [T0 - 5.0, T0 + 3.0, T0 + 3.0], "duration_s": [np.nan, -1.0, 0.5],
+                        "kind": ["before\x14start", "note [x]: ünïcode", "sleep window"],
+                        "peak_accel_g": [np.nan, np.inf, 0.125]})
+    n = int(12 * FS)
+    acc, _ = signal(n, 5)
+    cases.append(("odd annotations, Fortran-ordered signal",
+                  Recording(t=T0 + 0.5 + np.arange(n) / FS, acc=np.asfortranarray(acc), source="o",
+                            sample_rate_hz=FS), dict(events=odd)))
+    cases.append(("one sample", Recording(t=np.array([T0]), acc=np.array([[0.1, 0.2, 1.0]]), source="1",
+                                          sample_rate_hz=25.0), {}))
+    return cases
+
+
+@pytest.mark.parametrize("case", _identity_cases(), ids=lambda c: c[0])
+def test_bytes_identical_to_the_former_writer(tmp_path, case):
+    from tests.edf_reference import reference_edf
+
+    _, rec, kwargs = case
+    expected, fields = reference_edf(rec, **kwargs)
+    report = write_edf(tmp_path / "x.edf", rec, **kwargs)
+    assert (tmp_path / "x.edf").read_bytes() == expected
+    assert {k: getattr(report, k) for k in fields} == fields
+
+
+def test_night_export_identical_to_the_former_writer(tmp_path):
+    """The export path (float32 signals straight from the night file) writes the bytes
+    the former writer wrote from NightReader.to_recording()."""
+    from tests.edf_reference import reference_edf
+    from tests.nightdata import make_data_dir
+    from twitchwatch.review.catalog import list_nights
+    from twitchwatch.review.export_edf import annotations_frame, export_night_edf
+    from twitchwatch.store import NightReader
+
+    make_data_dir(tmp_path / "data", 1, hours=0.25)
+    (view,), _ = list_nights(tmp_path / "data", progress=False)
+    export_night_edf(view, tmp_path / "n.edf", pseudonym="P-1")
+    with NightReader(view.path) as r:
+        full = r.to_recording()
+        ch = r.channel("acc")
+    rec = Recording(t=full.t, acc=full.acc, gyro=full.gyro, source=view.night_id,
+                    sample_rate_hz=full.sample_rate_hz, device={"type": view.device["kind"], "range_g": ch[2]})
+    expected, _ = reference_edf(rec, events=annotations_frame(view), patient="P-1")
+    assert (tmp_path / "n.edf").read_bytes() == expected
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, a, g: (t[::-1].copy(), a, g), "strictly increasing"),
+    (lambda t, a, g: (np.r_[t[:5], t[4], t[6:]], a, g), "strictly increasing"),
+    (lambda t, a, g: (t, np.where(np.arange(t.size)[:, None] == 7, np.nan, a), g), "acceleration has non-finite"),
+    (lambda t, a, g: (t, a, np.where(np.arange(t.size)[:, None] == 9, np.inf, g)), "gyroscope has non-finite"),
+    (lambda t, a, g: (t, a[:-1], g), "acceleration has shape"),
+    (lambda t, a, g: (t, a, g[:, :2]), "gyroscope has shape"),
+    (lambda t, a, g: (t[:0], a[:0], None), "no samples"),
+    (lambda t, a, g: (t[:1] * np.nan, a[:1], g[:1]), "finite numbers"),
+    (lambda t, a, g: (np.r_[t[:-1], np.inf], a, g), "finite numbers"),
+])
+def test_bad_input_is_a_typed_error_and_writes_nothing(tmp_path, change, message):
+    from twitchwatch.errors import InputFileError
+
+    n = 300
+    acc, gyro = signal(n)
+    t, acc, gyro = change(T0 + np.arange(n) / FS, acc, gyro)
+    with pytest.raises(InputFileError, match=message):
+        write_edf(tmp_path / "bad.edf", Recording(t=t, acc=acc, gyro=gyro, source="bad", sample_rate_hz=FS))
+    assert list(tmp_path.iterdir()) == []

@@ -51,13 +51,20 @@ def export_night_edf(view, path: Path, *, pseudonym: str | None = None, force: b
     from ..store import NightReader
 
     with NightReader(view.path) as r:
-        full = r.to_recording()
+        # the samples as stored (float32: the writer converts them itself); the gyroscope
+        # only when it shares the acceleration's timestamps, as NightReader.to_recording
+        t, acc = r.read_float32("acc")
+        gyro = None
+        if r.channel("gyro") is not None:
+            tg, g = r.read_float32("gyro")
+            if tg.size == t.size and np.array_equal(tg, t):
+                gyro = g
         ch = r.channel("acc")
     device = {"type": view.device.get("kind") or "X"}
     if ch and ch[2]:
         device["range_g"] = float(ch[2])
     # a fresh Recording: only what the EDF may hold (no serial, address or file name)
-    rec = Recording(t=full.t, acc=full.acc, gyro=full.gyro, source=view.night_id,
-                    sample_rate_hz=full.sample_rate_hz or view.summary.get("sample_rate_hz"),
+    rec = Recording(t=t, acc=acc, gyro=gyro, source=view.night_id,
+                    sample_rate_hz=(ch[1] if ch else None) or view.summary.get("sample_rate_hz"),
                     device=device, timezone=view.timezone)
     return write_edf(Path(path), rec, events=annotations_frame(view), patient=pseudonym or "X", force=force)
