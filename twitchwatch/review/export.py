@@ -129,56 +129,70 @@ def _edf_one(view, path: Path, pseudonym: str | None) -> None:
     export_night_edf(view, path, pseudonym=pseudonym)
 
 
-def _write_edfs(views, tmp: Path, *, pseudonym, progress) -> None:
-    """One EDF+ file per night, in parallel processes when there are several nights and
-    cores (the views travel to the workers by pickle: our own objects, never input)."""
-    from tqdm import tqdm
+class _EdfJobs:
+    """One EDF+ file per night, in worker processes when there are several nights and
+    cores, started first so that they run while this process writes the other formats
+    (the views travel to the workers by pickle: our own objects, never input)."""
 
-    bar = tqdm(total=len(views), desc="EDF+", unit="night", leave=False,
-               disable=None if progress is None else not progress)
-    workers = min(len(views), os.cpu_count() or 1, MAX_EDF_WORKERS)
-    with bar:
-        if workers < 2 or len(views) < 3:
-            for v in views:
-                _edf_one(v, tmp / f"{v.night_id}.edf", pseudonym)
-                bar.update()
-            return
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def __init__(self, views, tmp: Path, *, pseudonym, progress):
+        self.views, self.tmp, self.pseudonym, self.progress = views, tmp, pseudonym, progress
+        self.workers = min(len(views), os.cpu_count() or 1, MAX_EDF_WORKERS)
+        self.pool, self.futures = None, []
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_edf_one, v, tmp / f"{v.night_id}.edf", pseudonym) for v in views]
-            try:
-                for f in as_completed(futures):
-                    f.result()              # re-raises a worker's error here
+    def __enter__(self):
+        if self.workers >= 2 and len(self.views) >= 3:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=self.workers)
+            self.futures = [self.pool.submit(_edf_one, v, self.tmp / f"{v.night_id}.edf", self.pseudonym)
+                            for v in self.views]
+        return self
+
+    def finish(self) -> None:
+        """Wait for every file (or write them here when no pool was worth starting)."""
+        from concurrent.futures import as_completed
+
+        from tqdm import tqdm
+
+        with tqdm(total=len(self.views), desc="EDF+", unit="night", leave=False,
+                  disable=None if self.progress is None else not self.progress) as bar:
+            if self.pool is None:
+                for v in self.views:
+                    _edf_one(v, self.tmp / f"{v.night_id}.edf", self.pseudonym)
                     bar.update()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+                return
+            for f in as_completed(self.futures):
+                f.result()              # re-raises a worker's error here
+                bar.update()
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        return False
 
 
 def _write_all(views, tmp: Path, formats, *, pseudonym, include_identifiers, progress) -> int:
-    """Write every chosen format into ``tmp``; returns the number of events exported."""
-    n_events = 0
-    if "csv" in formats:
-        from .export_csv import write_events_csv, write_nights_csv
+    """Write every chosen format into ``tmp``; returns the number of events exported.
+    The EDF+ files (the heaviest part) are written by worker processes meanwhile."""
+    edf = _EdfJobs(views if "edf" in formats else [], tmp, pseudonym=pseudonym, progress=progress)
+    with edf:
+        n_events = 0
+        if "csv" in formats:
+            from .export_csv import write_events_csv, write_nights_csv
 
-        n_events = write_events_csv(views, tmp / EVENTS_NAME)
-        write_nights_csv(views, tmp / NIGHTS_NAME, include_identifiers=include_identifiers)
-    if "fhir" in formats:
-        from .export_fhir import write_fhir_bundle
+            n_events = write_events_csv(views, tmp / EVENTS_NAME)
+            write_nights_csv(views, tmp / NIGHTS_NAME, include_identifiers=include_identifiers)
+        if "fhir" in formats:
+            from .export_fhir import write_fhir_bundle
 
-        write_fhir_bundle(views, tmp / FHIR_NAME, pseudonym=pseudonym, include_identifiers=include_identifiers)
-    if "edf" in formats:
-        _write_edfs(views, tmp, pseudonym=pseudonym, progress=progress)
-    if "pdf" in formats:
-        try:
+            write_fhir_bundle(views, tmp / FHIR_NAME, pseudonym=pseudonym,
+                              include_identifiers=include_identifiers)
+        if "pdf" in formats:
             from .report import write_report
-        except ImportError:
-            raise ExportError("the PDF report is not available in this installation; "
-                              "leave pdf out of --format") from None
-        write_report(views, tmp / PDF_NAME, pseudonym=pseudonym, include_identifiers=include_identifiers,
-                     force=False, comparison_note=None)
+
+            write_report(views, tmp / PDF_NAME, pseudonym=pseudonym, include_identifiers=include_identifiers,
+                         force=False, comparison_note=None)
+        edf.finish()
     return n_events
 
 
