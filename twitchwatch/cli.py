@@ -40,7 +40,7 @@ def _input_path(arg: str, args) -> Path:
     p = Path(arg)
     if p.exists() or not arg[:4].isdigit():
         return p
-    return resolve_night(arg, data_dir(args.data_dir))
+    return resolve_night(arg, data_dir(args.data_dir, create=False))
 
 
 def _cmd_analyze(args) -> int:

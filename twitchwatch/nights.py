@@ -21,9 +21,10 @@ _LABEL = re.compile(r"^[a-z0-9][a-z0-9_]{0,15}$")
 _NIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}(-[a-z0-9][a-z0-9_]{0,15})?$")
 
 
-def data_dir(override: str | os.PathLike | None = None) -> Path:
+def data_dir(override: str | os.PathLike | None = None, *, create: bool = True) -> Path:
     """The data directory: --data-dir, else $TWITCHWATCH_DATA_DIR, else the platform's
-    user data directory (platformdirs).  Created owner-only when missing."""
+    user data directory (platformdirs).  Created owner-only when missing, unless
+    ``create`` is false (commands that only read: a mistyped path is not made)."""
     if override:
         d = Path(override)
     elif os.environ.get(ENV_DATA_DIR):
@@ -32,7 +33,8 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
         import platformdirs
 
         d = Path(platformdirs.user_data_dir("twitchwatch", appauthor=False))
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return d
 
 

@@ -37,7 +37,7 @@ def _cmd_nights(args) -> int:
     from .table import format_table, nights_table, table_records
 
     since, until = _dates(args)
-    views, skipped = list_nights(data_dir(args.data_dir), since=since, until=until)
+    views, skipped = list_nights(data_dir(args.data_dir, create=False), since=since, until=until)
     df = nights_table(views)
     if args.json:
         print(json.dumps(table_records(df), indent=1, ensure_ascii=False))
@@ -60,7 +60,7 @@ def _cmd_note(args) -> int:
     text = (args.text or "").strip()
     if not text:
         raise InputFileError('the note is empty; give its text in quotes, e.g. "new dose, 0.5 mg"')
-    path = resolve_night(args.night, data_dir(args.data_dir))
+    path = resolve_night(args.night, data_dir(args.data_dir, create=False))
     with NightReader(path):       # refuses a file that is not a night file
         pass
     add_note(path, text, args.tag)
@@ -75,7 +75,7 @@ def _cmd_export(args) -> int:
     from .export import parse_formats, run_export
 
     since, until = _dates(args)
-    res = run_export(data_dir(args.data_dir), Path(args.to), since=since, until=until,
+    res = run_export(data_dir(args.data_dir, create=False), Path(args.to), since=since, until=until,
                      formats=parse_formats(args.format), pseudonym=args.pseudonym,
                      include_identifiers=args.include_identifiers, force=args.force)
     print(f"exported {res.nights} night(s), {res.events} events, into {res.folder}: "
@@ -138,7 +138,7 @@ def _cmd_show(args) -> int:
     zone = check_zone(args.tz) if args.tz else None
     if args.out:    # refuse a bad output before the analysis and drawing work
         prepare_output(Path(args.out), force=args.force, what="picture", suffixes=PICTURE_SUFFIXES)
-    view = load_night(resolve_night(args.night, data_dir(args.data_dir)))
+    view = load_night(resolve_night(args.night, data_dir(args.data_dir, create=False)))
     out = Path(args.out) if args.out else Path(f"{view.night_id}-overview.png")
     prepare_output(out, force=args.force, what="picture", suffixes=PICTURE_SUFFIXES)
     save_figure(night_figure(view, tz=zone), out, force=args.force)
@@ -166,7 +166,7 @@ def _cmd_trend(args) -> int:
         from .report import PICTURE_SUFFIXES, prepare_output
 
         prepare_output(out, force=args.force, what="picture", suffixes=PICTURE_SUFFIXES)
-    data = data_dir(args.data_dir)
+    data = data_dir(args.data_dir, create=False)
     views, skipped = list_nights(data, since=since, until=until)
     if not views:
         raise InputFileError(f"no readable nights{f' from {since}' if since else ''}"
