@@ -176,7 +176,7 @@ def _write_all(views, tmp: Path, formats, *, pseudonym, include_identifiers, pro
     The EDF+ files (the heaviest part) are written by worker processes meanwhile."""
     edf = _EdfJobs(views if "edf" in formats else [], tmp, pseudonym=pseudonym, progress=progress)
     with edf:
-        n_events = 0
+        n_events = sum(len(v.events) for v in views)
         if "csv" in formats:
             from .export_csv import write_events_csv, write_nights_csv
 
