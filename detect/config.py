@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 #: Bumped whenever a change can alter any event or summary value.
-DETECTOR_VERSION = "0.1.0"
+DETECTOR_VERSION = "0.1.1"   # 0.1.1: the summary lists the non-wear spans
 
 #: Below this rate the mechanical response of a jerk (tens of ms) is not sampled.
 MIN_SAMPLE_RATE_HZ = 25.0

@@ -197,6 +197,10 @@ def build_result(*, config: DetectorConfig, events, epochs: np.ndarray, gaps: np
         "sleep_s": round(sleep_s, 1),
         "wear_s": round(max(duration - gaps_s - nonwear_s, 0.0), 1),
         "nonwear_s": round(nonwear_s, 1),
+        "nonwear": [
+            {"start_utc": iso_utc(float(a)), "end_utc": iso_utc(float(b)), "duration_s": round(float(b - a), 1)}
+            for a, b in nw_spans
+        ],
         "gaps_s": round(gaps_s, 3),
         "gaps": [
             {"start_utc": iso_utc(float(a)), "end_utc": iso_utc(float(b)), "duration_s": round(float(b - a), 3)}

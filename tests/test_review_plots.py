@@ -197,6 +197,27 @@ def test_night_without_events_or_sleep_window_still_draws(views):
     assert any("No sleep period" in line for line in night_header_lines(v, "Europe/London"))
 
 
+def test_nonwear_is_shaded_where_the_analysis_found_it(views, rendered):
+    """The summary lists the non-wear spans; the page shades them (hatched orange) and
+    says so in the legend; a night without non-wear has no such entry."""
+    v0 = views[0]
+    assert v0.summary["nonwear"] == [] and "band not worn" not in rendered[v0.night_id][2]
+    a = v0.span_utc[0] + 1800.0
+    span = {"start_utc": dt.datetime.fromtimestamp(a, dt.timezone.utc).isoformat(),
+            "end_utc": dt.datetime.fromtimestamp(a + 900.0, dt.timezone.utc).isoformat(), "duration_s": 900.0}
+    v = dataclasses.replace(v0, summary={**v0.summary, "nonwear": [span]})
+    fig = night_figure(v)
+    px = png_pixels(fig)
+    assert "band not worn (1)" in all_text(fig)
+    # the shaded quarter hour changes a band of pixels across both time panels, made more
+    # yellow (more red than blue) than the page without it
+    before = rendered[v0.night_id][1].astype(int)
+    diff = px.astype(int) - before
+    changed = np.abs(diff).max(axis=2) > 30
+    assert changed.sum() > 300
+    assert (diff[changed][:, 0] - diff[changed][:, 2]).mean() > 20
+
+
 def test_trend_figure_with_and_without_comparison(views):
     c = compare(views)
     fig = trend_figure(views, c)

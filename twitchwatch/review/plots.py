@@ -41,6 +41,7 @@ KIND_LABELS = {"jerk": "jerk", "limb_movement": "limb movement", "posture_change
                "other_movement": "other movement"}
 SLEEP_COLOUR = "#56B4E9"
 GAP_COLOUR = "#444444"
+NONWEAR_COLOUR = "#E69F00"   # Okabe-Ito orange, hatched: not worn is not a gap
 NOTE_COLOUR = "#CC79A7"
 A4_PORTRAIT = (8.27, 11.69)
 A4_LANDSCAPE = (11.69, 8.27)
@@ -50,7 +51,7 @@ WAVE_BEFORE_S, WAVE_AFTER_S = 1.0, 2.0
 WAVE_SETTLE_S = 2.0
 #: Version of the night page's drawing: bump it whenever night_figure draws differently,
 #: so that report pages cached from the old drawing are redrawn (review/pages.py).
-PAGE_FORMAT_VERSION = 2
+PAGE_FORMAT_VERSION = 3
 
 
 def _mdate(t) -> np.ndarray:
@@ -103,6 +104,14 @@ def _shade_spans(ax, spans, *, colour, alpha, label=None, hatch=None) -> None:
         ax.axvspan(_mdate(a), _mdate(b), color=colour, alpha=alpha, lw=0, hatch=hatch,
                    label=label if first else None)
         first = False
+
+
+def _nonwear_spans(view: NightView) -> list[tuple[float, float]]:
+    """Where the analysis found the band not worn (Unix s); analyses made before the
+    summary listed them have only the total, and show none."""
+    return [(dt.datetime.fromisoformat(g["start_utc"]).timestamp(),
+             dt.datetime.fromisoformat(g["end_utc"]).timestamp())
+            for g in view.summary.get("nonwear") or []]
 
 
 def _gap_spans(view: NightView) -> list[tuple[float, float]]:
@@ -375,14 +384,19 @@ def night_figure(view: NightView, *, tz: str | None = None, n_waveforms: int = 8
                     transform=ax_lvl.transAxes)
     ax_lvl.set_ylabel("gravity-free RMS (mg)", fontsize=8)
     ax_lvl.yaxis.set_label_coords(-0.075, 0.5)
+    nonwear = _nonwear_spans(view)
     for ax in (ax_lvl, ax_ev):
         if sw:
             ax.axvspan(_mdate(sw[0]), _mdate(sw[1]), color=SLEEP_COLOUR, alpha=0.15, lw=0)
         _shade_spans(ax, gaps, colour=GAP_COLOUR, alpha=0.35)
+        _shade_spans(ax, nonwear, colour=NONWEAR_COLOUR, alpha=0.3, hatch="//")
     if sw:
         handles.append(Patch(color=SLEEP_COLOUR, alpha=0.3, label="sleep window"))
     if gaps:
         handles.append(Patch(color=GAP_COLOUR, alpha=0.5, label=f"gap in data ({len(gaps)})"))
+    if nonwear:
+        handles.append(Patch(facecolor=NONWEAR_COLOUR, alpha=0.4, hatch="//",
+                             label=f"band not worn ({len(nonwear)})"))
     ev = view.events
     kinds = list(KIND_COLOURS)
     if len(ev):
