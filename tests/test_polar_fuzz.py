@@ -9,7 +9,9 @@ with a slow, obviously correct pure-Python reference decoder written from the by
 Inputs: random bytes, frames with a valid header for every supported kind and a random or
 well-encoded payload, and Polar's vector frames mutated (when ../shared is present).
 
-The unmarked tests run ~500 examples each; the ``slow`` ones run 100,000 per decoder.
+The unmarked tests run ~500 examples each; the ``slow`` ones check 100,000 inputs per
+decoder (10,000 hypothesis seeds, each expanded into 10 inputs of the same kinds by
+numpy's generator: hypothesis's cost per draw was most of the time).
 Both are derandomized with the example database off, so a run is reproducible.
 """
 from __future__ import annotations
@@ -60,7 +62,9 @@ NO_VECTORS = (f"Polar PMD test vectors not found at ../shared/vectors/{VECTORS_P
 COMMON = dict(deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
 FAST = settings(max_examples=500, **COMMON)
-SLOW = settings(max_examples=100_000, **COMMON)
+#: The slow runs: 10,000 seeds, each expanded into FRAMES_PER_SEED inputs by numpy's
+#: generator (rng_case, rng_cp_case), i.e. 100,000 inputs per decoder.
+SEEDS = settings(max_examples=10_000, **COMMON)
 
 # ---------------------------------------------------------------------------------------
 # Reference decoder: one bit, one value at a time, straight from the byte layout
@@ -319,6 +323,91 @@ def frames_and_kwargs(draw, with_vectors: bool):
 
 
 # ---------------------------------------------------------------------------------------
+# Seeded generators for the slow runs: the same kinds of input as the strategies above,
+# drawn from numpy's generator, so that each hypothesis example (a seed) checks many frames
+# and the 100,000 frames do not pay hypothesis's cost per draw.
+# ---------------------------------------------------------------------------------------
+FRAMES_PER_SEED = 10
+
+
+def _rng_bytes(rng, n: int) -> bytes:
+    return rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def _rng_timestamp(rng) -> int:
+    pick = rng.integers(3)
+    if pick == 0:
+        return int(rng.integers(10 ** 15, 10 ** 18))
+    if pick == 1:
+        return int(rng.integers(0, 2 ** 63)) * 2 + int(rng.integers(2))   # any uint64
+    edges = [0, 1, 2 ** 63 - 1, 2 ** 63, 2 ** 64 - 1]   # indexed: numpy would make them floats
+    return edges[int(rng.integers(len(edges)))]
+
+
+def _rng_packed(rng, res_bits: int) -> bytes:
+    """Like packed_payloads: a reference sample and 0-4 blocks of random deltas."""
+    payload = _rng_bytes(rng, CHANNELS * res_bits // 8)
+    for _ in range(int(rng.integers(0, 5))):
+        bits, count = int(rng.integers(0, 33)), int(rng.integers(0, 25))
+        payload += bytes((bits, count)) + _rng_bytes(rng, (bits * count * CHANNELS + 7) // 8)
+    return payload
+
+
+def _rng_structured(rng) -> bytes:
+    """Like structured_frames."""
+    mt, ftb = HEADER_KINDS[int(rng.integers(len(HEADER_KINDS)))]
+    kind = (mt & 0x3F, bool(ftb & 0x80), ftb & 0x7F)
+    choice = int(rng.integers(4))
+    if kind in REF_KINDS and kind[1] and choice:
+        payload = _rng_packed(rng, REF_KINDS[kind][0])
+    elif kind in REF_KINDS and not kind[1] and choice:
+        payload = _rng_bytes(rng, int(rng.integers(1, 41)) * CHANNELS * REF_KINDS[kind][0] // 8)
+    else:
+        payload = _rng_bytes(rng, int(rng.integers(0, 301)))
+    return bytes([mt]) + _rng_timestamp(rng).to_bytes(8, "little") + bytes([ftb]) + payload
+
+
+def _rng_mutated(rng, seeds: list[bytes]) -> bytes:
+    """Like mutated: a vector frame with 1-4 byte edits."""
+    data = bytearray(seeds[int(rng.integers(len(seeds)))])
+    for _ in range(int(rng.integers(1, 5))):
+        op = int(rng.integers(6))
+        i = int(rng.integers(0, max(len(data), 1)))
+        if op == 0 and data:
+            data[i] = int(rng.integers(256))
+        elif op == 1 and data:
+            data[i] ^= 1 << int(rng.integers(8))
+        elif op == 2:
+            data[i:i] = _rng_bytes(rng, int(rng.integers(1, 9)))
+        elif op == 3 and data:
+            del data[i:i + int(rng.integers(1, 9))]
+        elif op == 4:
+            del data[i:]
+        elif op == 5:
+            data += _rng_bytes(rng, int(rng.integers(1, 9)))
+    return bytes(data)
+
+
+def rng_case(rng) -> tuple[bytes, dict]:
+    """A frame (random, structured, or a mutated vector) and decode arguments, as
+    frames_and_kwargs draws them."""
+    pick = int(rng.integers(3 if VECTOR_FRAMES else 2))
+    data = (_rng_bytes(rng, int(rng.integers(0, MAX_FRAME_BYTES + 41))) if pick == 0
+            else _rng_structured(rng) if pick == 1 else _rng_mutated(rng, VECTOR_FRAMES))
+    f = int(rng.integers(5))
+    factor = [1.0, 0.000244, 0.5, 2.5][f] if f < 4 else float(10 ** rng.uniform(-6, 6))
+    p = int(rng.integers(3))
+    prev = None if p == 0 else 0 if p == 1 else _rng_timestamp(rng)
+    r = int(rng.integers(4))
+    rate = (None if r == 0 else 0 if r == 1 else [1, 25, 52, 100, 416][int(rng.integers(5))] if r == 2
+            else float(10 ** rng.uniform(-2, 5)))
+    if len(data) >= 9 and rng.integers(2):
+        ts = int.from_bytes(data[1:9], "little")
+        prev = max(0, ts - int(rng.integers(0, 10 ** 10 + 1)))
+    return data, {"factor": factor, "previous_timestamp_ns": prev, "sample_rate_hz": rate}
+
+
+# ---------------------------------------------------------------------------------------
 # Frame decoder
 # ---------------------------------------------------------------------------------------
 def check_frame_decoder(data: bytes, kwargs: dict) -> bool:
@@ -396,10 +485,13 @@ def test_fuzz_frame_mutated_vectors(data, kwargs):
 
 
 @pytest.mark.slow
-@SLOW
-@given(case=frames_and_kwargs(with_vectors=True))
-def test_fuzz_frame_slow(case):
-    check_frame_decoder(*case)
+@SEEDS
+@given(seed=st.integers(0, 2 ** 63 - 1))
+def test_fuzz_frame_slow(seed):
+    """100,000 frames: 10,000 seeds x FRAMES_PER_SEED frames each."""
+    rng = np.random.default_rng(seed)
+    for _ in range(FRAMES_PER_SEED):
+        check_frame_decoder(*rng_case(rng))
 
 
 # ---------------------------------------------------------------------------------------
@@ -503,8 +595,35 @@ def test_fuzz_settings_round_trip(s):
     assert parse_settings(serialize_settings(s)) == s
 
 
+def _rng_tlv(rng) -> bytes:
+    """Like settings_tlv."""
+    out = b""
+    for _ in range(int(rng.integers(0, 6))):
+        stype = int(rng.integers(0, 8)) if rng.integers(8) else int(rng.integers(0, 256))
+        count = int(rng.integers(0, 7))
+        size = count * _TLV_SIZES.get(stype, 2)
+        cut = int(rng.integers(0, size + 1)) if rng.integers(10) == 0 else size
+        out += bytes((stype, count)) + _rng_bytes(rng, cut)
+    return out
+
+
+def rng_cp_case(rng) -> tuple[bytes, list[bytes]]:
+    """Like cp_inputs and continuations."""
+    if rng.integers(2):
+        data = _rng_bytes(rng, int(rng.integers(0, 81)))
+    else:
+        head = bytes(((0xF0, 0x01, 0x0F)[int(rng.integers(3))],)) + _rng_bytes(rng, int(rng.integers(0, 5)))
+        data = head + _rng_tlv(rng)
+    more = [bytes((0xF0, 0x01, 0x02, 0x00, int(rng.integers(2)))) + _rng_bytes(rng, int(rng.integers(0, 13)))
+            for _ in range(int(rng.integers(0, 4)))]
+    return data, more
+
+
 @pytest.mark.slow
-@SLOW
-@given(data=cp_inputs(), more=continuations)
-def test_fuzz_cp_parsers_slow(data, more):
-    check_cp_parsers(data, more)
+@SEEDS
+@given(seed=st.integers(0, 2 ** 63 - 1))
+def test_fuzz_cp_parsers_slow(seed):
+    """100,000 control point inputs: 10,000 seeds x FRAMES_PER_SEED each."""
+    rng = np.random.default_rng(seed)
+    for _ in range(FRAMES_PER_SEED):
+        check_cp_parsers(*rng_cp_case(rng))
