@@ -34,6 +34,17 @@ RAW_BYTES_PER_SAMPLE = 32  # t (8) + x, y, z (3 x 8)
 DAY = 86400.0
 
 
+def _peak_rss_bytes() -> int:
+    """Peak resident set of this process's own memory (VmHWM).  Not ru_maxrss: Linux keeps
+    that across exec, so a worker spawned by a large parent (bench/run.py has held 8-h
+    416-Hz nights by then) would report the parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def measured_task(spec: dict) -> dict:
     """In a fresh worker: analyze_input plus its resident-memory growth (bytes).
 
@@ -47,7 +58,7 @@ def measured_task(spec: dict) -> dict:
     assert warm["status"] == "done", warm
     before = psutil.Process().memory_info().rss
     result = analyze_input(spec)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = _peak_rss_bytes()
     result["rss_growth"] = max(peak - before, 0)
     return result
 
