@@ -35,6 +35,7 @@ import numpy as np
 
 from . import movesense, open_imu, polar
 from .errors import ControlPointError, DecodeError, SensorError
+from .names import PROFILE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -472,5 +473,5 @@ class MovesenseProfile:
 
 PROFILES = {"polar": PolarProfile, "open-imu": OpenImuProfile, "movesense": MovesenseProfile}
 
-#: Names accepted by ``record --profile`` (besides ``auto``).
-PROFILE_NAMES = tuple(PROFILES)
+if tuple(PROFILES) != PROFILE_NAMES:  # the CLI offers sensor/names.py's list without importing this
+    raise ImportError(f"sensor/names.py PROFILE_NAMES {PROFILE_NAMES} != PROFILES {tuple(PROFILES)}")

@@ -302,8 +302,7 @@ def _cmd_simulate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sensor.profiles import PROFILE_NAMES
-    from sensor.virtual_band.profiles import BAND_PROFILES
+    from sensor.names import BAND_PROFILES, PROFILE_NAMES
 
     p = argparse.ArgumentParser(
         prog="twitchwatch",
