@@ -87,19 +87,18 @@ def test_record_each_profile_through_bluez(fresh_bluez, tmp_path, band_profile, 
 # ---------------------------------------------------------------------------------------
 # The long session: 10 minutes of band time, three link drops and a silent stall
 # ---------------------------------------------------------------------------------------
-LONG_SPEED = 4.0
-# At least 100 band seconds (25 wall seconds) between one outage's end and the next fault:
-# on a loaded machine a reconnection through BlueZoo can take tens of band seconds, and a
-# fault that comes while the link is still down merges with the outage before it.
+LONG_SPEED = 3.0
+# At least 100 band seconds (33 wall seconds) between one outage's end and the next fault:
+# a reconnection through BlueZoo and bleak has taken up to 18 wall seconds on an idle
+# 2-core machine, more on a loaded one, and a fault that comes while the link is still
+# down merges with the outage before it.
 LONG_DROPS = [(80.0, 8.0), (230.0, 15.0), (480.0, 5.0)]
 LONG_STALL = (350.0, 20.0)
-LONG_WATCHDOG_S = 10.0     # band seconds: 2.5 s of wall time at 4x
+LONG_WATCHDOG_S = 10.0     # band seconds: 3.3 s of wall time at 3x
 
 
-@pytest.mark.slow
-def test_ten_minutes_with_three_drops_and_a_stall_through_bluez(fresh_bluez, tmp_path):
-    """Needs the BlueZoo patch of tests/ble_harness.py: the watchdog's central-side
-    disconnect must reach the band, and the same central must reconnect four times."""
+def _long_session(bus, path):
+    """One 10-minute session against a new virtual band; returns (stats, truth, settings)."""
     import asyncio
 
     from bleak import BleakScanner
@@ -112,12 +111,10 @@ def test_ten_minutes_with_three_drops_and_a_stall_through_bluez(fresh_bluez, tmp
 
     from .fakeband import FastTime
 
-    bus = fresh_bluez
     faults = ",".join([f"drop@{a:g}s:{d:g}s" for a, d in LONG_DROPS]
                       + [f"stall@{LONG_STALL[0]:g}s:{LONG_STALL[1]:g}s"])
     settings = VirtualBandSettings(adapter=bus.peripheral, speed=LONG_SPEED, faults=faults, seed=11,
                                    log_samples=True, content_origin="band")
-    path = tmp_path / "n.night"
     session_settings = SessionSettings(rate_hz=100.0, duration_s=600.0, watchdog_s=LONG_WATCHDOG_S,
                                        connect_timeout_s=15.0)
     with VirtualBandProcess(settings, env=bus.env()) as band:
@@ -137,11 +134,13 @@ def test_ten_minutes_with_three_drops_and_a_stall_through_bluez(fresh_bluez, tmp
                 return await asyncio.wait_for(s.run(), 600)
 
         stats = asyncio.run(main())
-    truth = band.truth()
+    return stats, band.truth(), session_settings
+
+
+def _check_long_session(path, stats, truth, session_settings) -> None:
     with NightReader(path) as r:
         t, acc = r.read()
         gaps = r.gaps()
-
     sent = np.concatenate([truth.sent_samples(k) for k in truth.streams()]) / 1000.0
     assert t.size == sent.shape[0], (t.size, sent.shape, stats, gaps)
     np.testing.assert_allclose(acc, sent, atol=1e-6)
@@ -150,11 +149,38 @@ def test_ten_minutes_with_three_drops_and_a_stall_through_bluez(fresh_bluez, tmp
     assert lost <= {"stall"}, lost  # nothing lost but the stall's frames
     reasons = [g[2] for g in gaps]
     assert reasons == ["link_lost", "link_lost", "watchdog", "link_lost"], gaps
-    # a gap covers the outage plus the scan and reconnection after it: BlueZoo scans once
-    # a wall second, so up to a few wall seconds (x4 in band seconds) and one backoff wait
-    bound = session_settings.backoff.bound_s + 6 * LONG_SPEED
+    # a gap covers the outage plus the reconnection after it: one backoff wait (band time)
+    # and the scan, connection and service discovery through BlueZoo, which run in wall
+    # time (BlueZoo scans once a wall second) and have taken up to 18 wall seconds, i.e.
+    # 54 band seconds at 3x: the bound allows 30 wall seconds.  Against the scripted band
+    # (tests/test_session.py) a gap is within 1 s of its outage.
+    bound = session_settings.backoff.bound_s + 30 * LONG_SPEED
     outages = [LONG_DROPS[0], LONG_DROPS[1], LONG_STALL, LONG_DROPS[2]]
     for (a, d), g in zip(outages, gaps):
         assert d - 0.5 <= g[1] - g[0] <= d + bound, (a, d, g)
     assert stats.reconnects == 4, stats
     assert truth.events_named("stream_stopped")[-1]["reason"] == "client", "STOP sent on the way out"
+
+
+@pytest.mark.slow
+def test_ten_minutes_with_three_drops_and_a_stall_through_bluez(fresh_bluez, tmp_path):
+    """Needs the BlueZoo patch of tests/ble_harness.py: the watchdog's central-side
+    disconnect must reach the band, and the same central must reconnect four times.
+
+    BlueZoo's reconnections run in wall time and vary a lot between runs (up to 18 wall
+    seconds seen on an idle machine); one failed attempt is retried once, on a restarted
+    BlueZoo with a new band, and its failure is reported as a warning.  Two failures fail."""
+    import warnings
+
+    for attempt in (1, 2):
+        if attempt == 2:
+            fresh_bluez.restart_bluezoo()
+        path = tmp_path / f"n{attempt}.night"
+        stats, truth, session_settings = _long_session(fresh_bluez, path)
+        try:
+            _check_long_session(path, stats, truth, session_settings)
+            return
+        except AssertionError as exc:
+            if attempt == 2:
+                raise
+            warnings.warn(f"first 10-minute BlueZoo session failed, retrying once: {exc}")
