@@ -51,14 +51,8 @@ def export_night_edf(view, path: Path, *, pseudonym: str | None = None, force: b
     from ..store import NightReader
 
     with NightReader(view.path) as r:
-        # the samples as stored (float32: the writer converts them itself); the gyroscope
-        # only when it shares the acceleration's timestamps, as NightReader.to_recording
-        t, acc = r.read_float32("acc")
-        gyro = None
-        if r.channel("gyro") is not None:
-            tg, g = r.read_float32("gyro")
-            if tg.size == t.size and np.array_equal(tg, t):
-                gyro = g
+        # the samples as stored (float32: the writer converts them itself)
+        t, acc, gyro = r.acc_and_gyro(float32=True)
         ch = r.channel("acc")
     device = {"type": view.device.get("kind") or "X"}
     if ch and ch[2]:

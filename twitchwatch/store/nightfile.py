@@ -494,13 +494,20 @@ class NightReader:
         return [{"created_utc": c, "text": t, "tag": g} for c, t, g in self._con.execute(
             "SELECT created_utc, text, tag FROM notes ORDER BY note_id")]
 
-    def to_recording(self) -> Recording:
-        t, acc = self.read("acc")
+    def acc_and_gyro(self, *, float32: bool = False):
+        """(t, acc, gyro or None): the gyroscope only when it shares the acceleration's
+        timestamps.  float32: values as stored (read_float32), else float64 (read)."""
+        read = self.read_float32 if float32 else self.read
+        t, acc = read("acc")
         gyro = None
         if self.channel("gyro") is not None:
-            tg, g = self.read("gyro")
+            tg, g = read("gyro")
             if tg.size == t.size and np.array_equal(tg, t):
                 gyro = g
+        return t, acc, gyro
+
+    def to_recording(self) -> Recording:
+        t, acc, gyro = self.acc_and_gyro()
         ch = self.channel("acc")
         return Recording(t=t, acc=acc, source=self.path.name, gyro=gyro,
                          sample_rate_hz=ch[1] if ch else None, device=self.device(),
